@@ -1,0 +1,314 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * Authentication: API tokens from a file, read once at configuration time.
+ * Only SHA-256 digests of the tokens are kept; a presented token is hashed
+ * and compared against every digest in constant time, so neither a token
+ * nor how much of it matched shows in timing, memory or logs.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+
+static ngx_int_t ngx_http_upbot_digest(u_char *data, size_t len,
+    u_char *digest);
+static char *ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_array_t *tokens);
+
+
+char *
+ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_loc_conf_t *ulcf = conf;
+
+    ngx_str_t  *value, name;
+
+    if (ulcf->tokens_set) {
+        return "is duplicate";
+    }
+
+    ulcf->tokens_set = 1;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ulcf->tokens = NULL;
+        return NGX_CONF_OK;
+    }
+
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ulcf->tokens = ngx_array_create(cf->pool, 4,
+                                    sizeof(ngx_http_upbot_token_t));
+    if (ulcf->tokens == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_upbot_read_tokens(cf, &name, ulcf->tokens);
+}
+
+
+/*
+ * One token a line, an optional label after white space, "#" comments.
+ */
+
+static char *
+ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_array_t *tokens)
+{
+    u_char                  *buf, *p, *end, *eol, *tok, *label;
+    size_t                   size, tlen;
+    ssize_t                  n;
+    ngx_fd_t                 fd;
+    ngx_uint_t               line, i;
+    ngx_file_t               file;
+    ngx_file_info_t          fi;
+    ngx_http_upbot_token_t  *t, *all;
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = *name;
+    file.log = cf->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", name);
+        goto failed;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    buf = ngx_pnalloc(cf->temp_pool, size + 1);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    if (n == NGX_ERROR) {
+        goto failed;
+    }
+
+    if ((size_t) n != size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           ngx_read_file_n " \"%V\" returned only %z bytes "
+                           "instead of %uz", name, n, size);
+        goto failed;
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    end = buf + size;
+    line = 0;
+
+    for (p = buf; p < end; p = eol + 1) {
+        line++;
+
+        eol = ngx_strlchr(p, end, '\n');
+        if (eol == NULL) {
+            eol = end;
+        }
+
+        while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+        }
+
+        if (p == eol || *p == '#') {
+            continue;
+        }
+
+        tok = p;
+
+        while (p < eol && *p != ' ' && *p != '\t' && *p != '\r') {
+            if (*p < 0x21 || *p == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "control character in token "
+                                   "in \"%V\" line %ui", name, line);
+                return NGX_CONF_ERROR;
+            }
+
+            p++;
+        }
+
+        tlen = p - tok;
+
+        while (p < eol && (*p == ' ' || *p == '\t' || *p == '\r')) {
+            p++;
+        }
+
+        label = p;
+
+        while (p < eol && *p != '\r' && *p != '#') {
+            p++;
+        }
+
+        while (p > label && (p[-1] == ' ' || p[-1] == '\t')) {
+            p--;
+        }
+
+        t = ngx_array_push(tokens);
+        if (t == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_upbot_digest(tok, tlen, t->digest) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the label names the token in logs; the line number by default */
+
+        if (p > label) {
+            t->label.len = p - label;
+            t->label.data = label;
+            t->label.data = ngx_pstrdup(cf->pool, &t->label);
+
+        } else {
+            t->label.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN + 5);
+            if (t->label.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            t->label.len = ngx_sprintf(t->label.data, "line %ui", line)
+                           - t->label.data;
+        }
+
+        if (t->label.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        all = tokens->elts;
+
+        for (i = 0; i < tokens->nelts - 1; i++) {
+            if (ngx_memcmp(all[i].digest, t->digest, 32) == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate token in \"%V\" line %ui",
+                                   name, line);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    if (tokens->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "no tokens in \"%V\"", name);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(buf, size);
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * "Authorization: <token>" or "Authorization: Bearer <token>".
+ */
+
+ngx_int_t
+ngx_http_upbot_authenticate(ngx_http_request_t *r,
+    ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_ctx_t *ctx)
+{
+    u_char                  *p, *last, digest[32];
+    ngx_uint_t               i, found;
+    ngx_http_upbot_token_t  *tokens;
+
+    if (ulcf->tokens == NULL) {
+        return NGX_OK;
+    }
+
+    if (r->headers_in.authorization == NULL) {
+        ngx_str_set(&ctx->error, "no Authorization header");
+        return NGX_DECLINED;
+    }
+
+    p = r->headers_in.authorization->value.data;
+    last = p + r->headers_in.authorization->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    if (last - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer", 6) == 0
+        && (p[6] == ' ' || p[6] == '\t'))
+    {
+        p += 7;
+
+        while (p < last && (*p == ' ' || *p == '\t')) {
+            p++;
+        }
+    }
+
+    if (p == last) {
+        ngx_str_set(&ctx->error, "empty Authorization header");
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_upbot_digest(p, last - p, digest) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    tokens = ulcf->tokens->elts;
+    found = ulcf->tokens->nelts;
+
+    for (i = 0; i < ulcf->tokens->nelts; i++) {
+        if (CRYPTO_memcmp(digest, tokens[i].digest, 32) == 0) {
+            found = i;
+        }
+    }
+
+    if (found == ulcf->tokens->nelts) {
+        ngx_str_set(&ctx->error, "unknown token");
+        return NGX_DECLINED;
+    }
+
+    ctx->token_label = tokens[found].label;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_digest(u_char *data, size_t len, u_char *digest)
+{
+    unsigned int  n;
+
+    if (EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL) != 1
+        || n != 32)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,266 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * The front half both APIs share: method, content type and token are
+ * checked before a byte of the body is read; then the body is read and fed
+ * to the parser piece by piece, from memory buffers and from the temp
+ * file alike, and the API's own step runs on the parsed request.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+#define NGX_HTTP_UPBOT_FILE_CHUNK  16384
+
+
+static ngx_int_t ngx_http_upbot_is_json(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upbot_refuse_early(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
+    ngx_str_t *reason);
+static void ngx_http_upbot_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_upbot_parse_body(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_str_t **reason);
+
+
+ngx_int_t
+ngx_http_upbot_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   reason;
+    ngx_http_upbot_ctx_t       *ctx;
+    ngx_http_upbot_loc_conf_t  *ulcf;
+
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->api = ulcf->api;
+    ctx->ret = -1;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_upbot_module);
+
+    if (r->method != NGX_HTTP_POST) {
+        ngx_str_set(&reason, "method not allowed");
+        return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
+                                           NGX_HTTP_NOT_ALLOWED, &reason);
+    }
+
+    if (ngx_http_upbot_is_json(r) != NGX_OK) {
+        ngx_str_set(&reason, "Content-Type is not application/json");
+        return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
+                                        NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                        &reason);
+    }
+
+    rc = ngx_http_upbot_authenticate(r, ulcf, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        reason = ctx->error;
+        return ngx_http_upbot_refuse_early(r, ctx,
+                                           NGX_HTTP_UPBOT_UNAUTHORIZED, 0,
+                                           &reason);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_upbot_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+
+        if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE
+            || rc == NGX_HTTP_BAD_REQUEST)
+        {
+            /* what is left of the body is not read: close afterwards */
+            r->keepalive = 0;
+            r->lingering_close = 1;
+
+            return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_BAD_REQUEST,
+                                       rc,
+                                       rc == NGX_HTTP_BAD_REQUEST
+                                       ? "malformed request body"
+                                       : "request body larger than "
+                                         "client_max_body_size");
+        }
+
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+/* "application/json", in any case, with or without parameters */
+
+static ngx_int_t
+ngx_http_upbot_is_json(ngx_http_request_t *r)
+{
+    u_char  *p, *last;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = r->headers_in.content_type->value.data;
+    last = p + r->headers_in.content_type->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if (last - p < 16
+        || ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    for (p += 16; p < last && (*p == ' ' || *p == '\t'); p++) {
+        /* void */
+    }
+
+    return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_refuse_early(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
+    ngx_uint_t ret, ngx_uint_t status, ngx_str_t *reason)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_http_upbot_fail(r, ctx, ret, status, "%V", reason);
+}
+
+
+static void
+ngx_http_upbot_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_str_t             *reason;
+    ngx_http_upbot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+
+    rc = ngx_http_upbot_parse_body(r, ctx, &reason);
+
+    if (ctx->req) {
+        ctx->api->note(ctx);
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_finalize_request(r,
+                                  ngx_http_upbot_fail(r, ctx,
+                                                NGX_HTTP_UPBOT_BAD_REQUEST, 0,
+                                                "%V", reason));
+        return;
+    }
+
+    ngx_http_finalize_request(r, ctx->api->process(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
+    ngx_str_t **reason)
+{
+    u_char                      *chunk;
+    off_t                        offset;
+    size_t                       size;
+    ssize_t                      n;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_upbot_limits_t      limits;
+    ngx_http_upbot_parser_t     *p;
+    ngx_http_upbot_loc_conf_t   *ulcf;
+    ngx_http_upbot_main_conf_t  *umcf;
+
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    limits.max_string_length = ulcf->max_string_length;
+    limits.max_code_length = umcf->max_code_length;
+    limits.max_items = ulcf->max_items;
+    limits.max_depth = ulcf->max_json_depth;
+
+    ctx->req = ngx_pcalloc(r->pool, ctx->api->req_size);
+    if (ctx->req == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_upbot_parser_create(r->pool, ctx->api->shape, ctx->req,
+                                     &limits);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    *reason = ngx_http_upbot_parser_error(p);
+    chunk = NULL;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            if (ngx_http_upbot_parser_feed(p, b->pos, b->last - b->pos)
+                != NGX_OK)
+            {
+                return NGX_DECLINED;
+            }
+
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        if (chunk == NULL) {
+            chunk = ngx_palloc(r->pool, NGX_HTTP_UPBOT_FILE_CHUNK);
+            if (chunk == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        for (offset = b->file_pos; offset < b->file_last; offset += n) {
+            size = (size_t) ngx_min(b->file_last - offset,
+                                    NGX_HTTP_UPBOT_FILE_CHUNK);
+
+            n = ngx_read_file(b->file, chunk, size, offset);
+
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (n == 0) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "upbot: unexpected end of \"%V\"",
+                              &b->file->name);
+                return NGX_ERROR;
+            }
+
+            if (ngx_http_upbot_parser_feed(p, chunk, n) != NGX_OK) {
+                return NGX_DECLINED;
+            }
+        }
+    }
+
+    rc = ngx_http_upbot_parser_finish(p);
+
+    return rc;
+}

@@ -1,0 +1,520 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * The codes table: "upbot_codes { CODE SOURCE GROUP [OPTIONS]; ... }".
+ * Rows with the same code form its pool, in the order written.  At the end
+ * of the http block the rows are sorted, grouped into pools and put into
+ * an ngx_hash, so a lookup is O(1) and 100,000 codes load in a blink.
+ *
+ * ngx_hash lowercases its keys, but codes are case-sensitive: codes that
+ * differ only in case share one hash entry and are told apart by an exact
+ * compare along a short chain.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+typedef struct {
+    ngx_str_t                       code;
+    ngx_uint_t                      media_type;
+    ngx_uint_t                      index;       /* order in the config */
+    ngx_str_t                       file;
+    ngx_uint_t                      line;
+    unsigned                        media_type_set:1;
+    ngx_http_upbot_group_t          group;
+} ngx_http_upbot_row_t;
+
+
+static char *ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf);
+static char *ngx_http_upbot_codes_option(ngx_conf_t *cf,
+    ngx_http_upbot_row_t *row, ngx_str_t *option);
+static int ngx_libc_cdecl ngx_http_upbot_row_cmp(const void *one,
+    const void *two);
+static int ngx_libc_cdecl ngx_http_upbot_group_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_http_upbot_make_pool(ngx_conf_t *cf,
+    ngx_http_upbot_row_t **rows, ngx_uint_t n, ngx_http_upbot_code_t *code);
+
+
+#define NGX_HTTP_UPBOT_MEDIA_WECOM_GROUP  2
+
+
+char *
+ngx_http_upbot_codes_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    char        *rv;
+    ngx_conf_t   save;
+
+    if (umcf->rows == NULL) {
+        umcf->rows = ngx_array_create(cf->temp_pool, 64,
+                                      sizeof(ngx_http_upbot_row_t));
+        if (umcf->rows == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    save = *cf;
+    cf->handler = ngx_http_upbot_codes_row;
+    cf->handler_conf = conf;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+static char *
+ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    char                  *rv;
+    u_char                *p;
+    ngx_str_t             *value;
+    ngx_uint_t             i, max;
+    ngx_http_upbot_row_t  *row;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[0].data, "include") == 0) {
+        return ngx_conf_include(cf, dummy, conf);
+    }
+
+    if (cf->args->nelts < 3) {
+        return "invalid codes table row, expected \"CODE SOURCE GROUP "
+               "[OPTIONS]\"";
+    }
+
+    max = umcf->max_code_length;
+    if (max == NGX_CONF_UNSET_UINT) {
+        max = 64;
+    }
+
+    if (value[0].len > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "code \"%V\" is longer than %ui bytes "
+                           "(upbot_max_code_length)", &value[0], max);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = value[0].data; p < value[0].data + value[0].len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "code \"%V\" has a space or control "
+                               "character", &value[0]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    row = ngx_array_push(umcf->rows);
+    if (row == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(row, sizeof(ngx_http_upbot_row_t));
+
+    row->code = value[0];
+    row->media_type = NGX_HTTP_UPBOT_MEDIA_WECOM_GROUP;
+    row->index = umcf->rows->nelts - 1;
+    row->file = cf->conf_file->file.name;
+    row->line = cf->conf_file->line;
+
+    if (ngx_strcmp(value[1].data, "static") == 0) {
+        row->group.source = NGX_HTTP_UPBOT_SOURCE_STATIC;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown group source \"%V\" for code \"%V\", "
+                           "expected \"static\"", &value[1], &value[0]);
+        return NGX_CONF_ERROR;
+    }
+
+    row->group.id = value[2];
+    row->group.hash = ngx_murmur_hash2(value[2].data, value[2].len);
+
+    for (i = 3; i < cf->args->nelts; i++) {
+        rv = ngx_http_upbot_codes_option(cf, row, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (row->group.source == NGX_HTTP_UPBOT_SOURCE_STATIC) {
+
+        if (row->group.url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "static group \"%V\" of code \"%V\" has "
+                               "no \"url=\"", &value[2], &value[0]);
+            return NGX_CONF_ERROR;
+        }
+
+        row->group.facts.known = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
+    ngx_str_t *option)
+{
+    u_char      *eq;
+    ngx_int_t    n;
+    ngx_str_t    name, value;
+    ngx_uint_t  *number;
+
+    if (option->len == 4 && ngx_strncmp(option->data, "down", 4) == 0) {
+        row->group.down = 1;
+        return NGX_CONF_OK;
+    }
+
+    eq = ngx_strlchr(option->data, option->data + option->len, '=');
+    if (eq == NULL) {
+        goto invalid;
+    }
+
+    name.data = option->data;
+    name.len = eq - option->data;
+    value.data = eq + 1;
+    value.len = option->data + option->len - value.data;
+
+    if (name.len == 3 && ngx_strncmp(name.data, "url", 3) == 0) {
+        row->group.url = value;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 4 && ngx_strncmp(name.data, "name", 4) == 0) {
+        row->group.name = value;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 10 && ngx_strncmp(name.data, "background", 10) == 0) {
+        row->group.background = value;
+        return NGX_CONF_OK;
+    }
+
+    if (name.len == 9 && ngx_strncmp(name.data, "threshold", 9) == 0) {
+        number = &row->group.threshold;
+
+    } else if (name.len == 7 && ngx_strncmp(name.data, "members", 7) == 0) {
+        number = &row->group.facts.members;
+
+    } else if (name.len == 11
+               && ngx_strncmp(name.data, "max_members", 11) == 0)
+    {
+        number = &row->group.facts.max_members;
+
+    } else if (name.len == 10
+               && ngx_strncmp(name.data, "media_type", 10) == 0)
+    {
+        number = &row->media_type;
+        row->media_type_set = 1;
+
+    } else {
+        goto invalid;
+    }
+
+    n = ngx_atoi(value.data, value.len);
+
+    if (n == NGX_ERROR || (n == 0 && number != &row->group.facts.members)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\" of code \"%V\"",
+                           option, &row->code);
+        return NGX_CONF_ERROR;
+    }
+
+    *number = n;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" of code \"%V\"",
+                       option, &row->code);
+    return NGX_CONF_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
+{
+    ngx_uint_t              i, j, k, n, ncodes;
+    ngx_array_t             names;
+    ngx_hash_key_t         *name;
+    ngx_hash_init_t         hinit;
+    ngx_http_upbot_row_t   *rows, **sorted;
+    ngx_http_upbot_code_t  *codes, *code;
+
+    if (umcf->rows == NULL || umcf->rows->nelts == 0) {
+        return NGX_OK;
+    }
+
+    n = umcf->rows->nelts;
+    rows = umcf->rows->elts;
+
+    sorted = ngx_palloc(cf->temp_pool, n * sizeof(ngx_http_upbot_row_t *));
+    if (sorted == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        sorted[i] = &rows[i];
+    }
+
+    ngx_qsort(sorted, n, sizeof(ngx_http_upbot_row_t *),
+              ngx_http_upbot_row_cmp);
+
+    /* a code a run of equal rows */
+
+    ncodes = 1;
+
+    for (i = 1; i < n; i++) {
+        if (sorted[i]->code.len != sorted[i - 1]->code.len
+            || ngx_memcmp(sorted[i]->code.data, sorted[i - 1]->code.data,
+                          sorted[i]->code.len) != 0)
+        {
+            ncodes++;
+        }
+    }
+
+    codes = ngx_pcalloc(cf->pool, ncodes * sizeof(ngx_http_upbot_code_t));
+    if (codes == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&names, cf->temp_pool, ncodes, sizeof(ngx_hash_key_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    code = NULL;
+    k = 0;
+
+    for (i = 0; i < n; i = j) {
+
+        for (j = i + 1; j < n; j++) {
+            if (sorted[j]->code.len != sorted[i]->code.len
+                || ngx_memcmp(sorted[j]->code.data, sorted[i]->code.data,
+                              sorted[i]->code.len) != 0)
+            {
+                break;
+            }
+        }
+
+        if (ngx_http_upbot_make_pool(cf, &sorted[i], j - i, &codes[k])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (code && code->code.len == codes[k].code.len
+            && ngx_strncasecmp(code->code.data, codes[k].code.data,
+                               code->code.len) == 0)
+        {
+            /* differs only in case from the previous code: chain it */
+            code->next = &codes[k];
+
+        } else {
+            name = ngx_array_push(&names);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->key = codes[k].code;
+            name->key_hash = ngx_hash_key_lc(name->key.data, name->key.len);
+            name->value = &codes[k];
+        }
+
+        code = &codes[k++];
+    }
+
+    hinit.hash = &umcf->codes;
+    hinit.key = ngx_hash_key_lc;
+    hinit.max_size = ngx_max(names.nelts, 64);
+    hinit.bucket_size = 512;
+    hinit.name = "upbot_codes_hash";
+    hinit.pool = cf->pool;
+    hinit.temp_pool = NULL;
+
+    if (ngx_hash_init(&hinit, names.elts, names.nelts) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    umcf->ncodes = ncodes;
+    umcf->rows = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
+    ngx_uint_t n, ngx_http_upbot_code_t *code)
+{
+    ngx_uint_t               i;
+    ngx_http_upbot_row_t    *media;
+    ngx_http_upbot_group_t  *group, **ids;
+
+    code->code = rows[0]->code;
+    code->ngroups = n;
+    code->media_type = rows[0]->media_type;
+
+    code->groups = ngx_palloc(cf->pool, n * sizeof(ngx_http_upbot_group_t));
+    if (code->groups == NULL) {
+        return NGX_ERROR;
+    }
+
+    code->facts = ngx_palloc(cf->pool, n * sizeof(ngx_http_upbot_facts_t *));
+    if (code->facts == NULL) {
+        return NGX_ERROR;
+    }
+
+    ids = ngx_palloc(cf->temp_pool, n * sizeof(ngx_http_upbot_group_t *));
+    if (ids == NULL) {
+        return NGX_ERROR;
+    }
+
+    media = NULL;
+
+    for (i = 0; i < n; i++) {
+        group = &code->groups[i];
+        *group = rows[i]->group;
+        code->facts[i] = &group->facts;
+        ids[i] = group;
+
+        if (rows[i]->media_type_set) {
+            if (media && media->media_type != rows[i]->media_type) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "media_type=%ui of code \"%V\" differs from "
+                              "media_type=%ui in %V:%ui, in %V:%ui",
+                              rows[i]->media_type, &code->code,
+                              media->media_type, &media->file, media->line,
+                              &rows[i]->file, rows[i]->line);
+                return NGX_ERROR;
+            }
+
+            media = rows[i];
+            code->media_type = media->media_type;
+        }
+    }
+
+    ngx_qsort(ids, n, sizeof(ngx_http_upbot_group_t *),
+              ngx_http_upbot_group_cmp);
+
+    for (i = 1; i < n; i++) {
+        if (ngx_http_upbot_group_cmp(&ids[i - 1], &ids[i]) == 0
+            && !(ids[i]->id.len == 1 && ids[i]->id.data[0] == '-'))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "group \"%V\" appears twice in the pool of "
+                          "code \"%V\", in %V:%ui", &ids[i]->id,
+                          &code->code, &rows[ids[i] - code->groups]->file,
+                          rows[ids[i] - code->groups]->line);
+            return NGX_ERROR;
+        }
+    }
+
+    /* a group without an id ("-") is named by its place in the pool */
+
+    for (i = 0; i < n; i++) {
+        group = &code->groups[i];
+
+        if (group->id.len == 1 && group->id.data[0] == '-') {
+            group->id.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN);
+            if (group->id.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            group->id.len = ngx_sprintf(group->id.data, "%ui", i + 1)
+                            - group->id.data;
+            group->hash = ngx_murmur_hash2(group->id.data, group->id.len);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_http_upbot_code_t *
+ngx_http_upbot_codes_find(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code)
+{
+    u_char                  lc[NGX_HTTP_UPBOT_CODE_HARD_MAX];
+    ngx_uint_t              key;
+    ngx_http_upbot_code_t  *c;
+
+    if (umcf->ncodes == 0 || code->len > NGX_HTTP_UPBOT_CODE_HARD_MAX) {
+        return NULL;
+    }
+
+    key = ngx_hash_strlow(lc, code->data, code->len);
+
+    for (c = ngx_hash_find(&umcf->codes, key, lc, code->len);
+         c;
+         c = c->next)
+    {
+        if (ngx_memcmp(c->code.data, code->data, code->len) == 0) {
+            return c;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* by code without case, then by code, then in configuration order */
+
+static int ngx_libc_cdecl
+ngx_http_upbot_row_cmp(const void *one, const void *two)
+{
+    ngx_int_t                    rc;
+    const ngx_http_upbot_row_t  *a, *b;
+
+    a = *(ngx_http_upbot_row_t **) one;
+    b = *(ngx_http_upbot_row_t **) two;
+
+    if (a->code.len != b->code.len) {
+        return a->code.len < b->code.len ? -1 : 1;
+    }
+
+    rc = ngx_strncasecmp(a->code.data, b->code.data, a->code.len);
+    if (rc) {
+        return rc;
+    }
+
+    rc = ngx_memcmp(a->code.data, b->code.data, a->code.len);
+    if (rc) {
+        return rc;
+    }
+
+    return a->index < b->index ? -1 : (a->index > b->index);
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_upbot_group_cmp(const void *one, const void *two)
+{
+    const ngx_http_upbot_group_t  *a, *b;
+
+    a = *(ngx_http_upbot_group_t **) one;
+    b = *(ngx_http_upbot_group_t **) two;
+
+    if (a->source != b->source) {
+        return a->source < b->source ? -1 : 1;
+    }
+
+    if (a->id.len != b->id.len) {
+        return a->id.len < b->id.len ? -1 : 1;
+    }
+
+    return ngx_memcmp(a->id.data, b->id.data, a->id.len);
+}

@@ -1,0 +1,64 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * ReportMediaEvent (seed 001): store every item of the batch, then answer.
+ * Nothing is acknowledged unless the whole batch is stored.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+static void ngx_http_upbot_media_event_note(ngx_http_upbot_ctx_t *ctx);
+static ngx_int_t ngx_http_upbot_media_event_process(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx);
+
+
+const ngx_http_upbot_api_t  ngx_http_upbot_media_event_api = {
+    ngx_string("ReportMediaEvent"),
+    &ngx_http_upbot_media_event_shape,
+    sizeof(ngx_http_upbot_media_event_req_t),
+    1,
+    ngx_http_upbot_media_event_note,
+    ngx_http_upbot_media_event_process
+};
+
+
+/* a batch is logged by its first item's code and trace id */
+
+static void
+ngx_http_upbot_media_event_note(ngx_http_upbot_ctx_t *ctx)
+{
+    ngx_http_upbot_event_item_t       *item;
+    ngx_http_upbot_media_event_req_t  *req = ctx->req;
+
+    if (req->items == NULL || req->items->nelts == 0) {
+        return;
+    }
+
+    item = req->items->elts;
+
+    ctx->code = item->code;
+    ctx->trace_id = item->trace_id;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_media_event_process(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx)
+{
+    ngx_http_upbot_loc_conf_t  *ulcf;
+
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+
+    if (ngx_http_upbot_events_store(r, ulcf, ctx->req) != NGX_OK) {
+        return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_STORE_FAILED, 0,
+                                   "%ui events not stored: the event log "
+                                   "could not be written",
+                                   ((ngx_http_upbot_media_event_req_t *)
+                                    ctx->req)->items->nelts);
+    }
+
+    return ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, NULL);
+}

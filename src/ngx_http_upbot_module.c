@@ -1,0 +1,405 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * ngx_http_upbot_module: the directives, the configuration and the
+ * $upbot_* variables.  The work itself is in the other files, one a step.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+static ngx_int_t ngx_http_upbot_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upbot_variable_str(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upbot_variable_ret(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static void *ngx_http_upbot_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_upbot_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_conf_enum_t  ngx_http_upbot_pick_modes[] = {
+    { ngx_string("first"), NGX_HTTP_UPBOT_PICK_FIRST },
+    { ngx_string("spread"), NGX_HTTP_UPBOT_PICK_SPREAD },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_upbot_code_length_bounds = {
+    ngx_conf_check_num_bounds, 1, NGX_HTTP_UPBOT_CODE_HARD_MAX
+};
+
+static ngx_conf_num_bounds_t  ngx_http_upbot_items_bounds = {
+    ngx_conf_check_num_bounds, 1, 100000
+};
+
+static ngx_conf_num_bounds_t  ngx_http_upbot_depth_bounds = {
+    ngx_conf_check_num_bounds, 3, 1024
+};
+
+
+static ngx_command_t  ngx_http_upbot_commands[] = {
+
+    { ngx_string("upbot_codes"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
+      ngx_http_upbot_codes_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_max_code_length"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_upbot_main_conf_t, max_code_length),
+      &ngx_http_upbot_code_length_bounds },
+
+    { ngx_string("upbot_get_media_info"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upbot_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) &ngx_http_upbot_media_info_api },
+
+    { ngx_string("upbot_report_media_event"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upbot_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      (void *) &ngx_http_upbot_media_event_api },
+
+    { ngx_string("upbot_auth_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_auth_tokens,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_event_log"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_event_log,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_pick"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upbot_loc_conf_t, pick),
+      &ngx_http_upbot_pick_modes },
+
+    { ngx_string("upbot_max_items"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upbot_loc_conf_t, max_items),
+      &ngx_http_upbot_items_bounds },
+
+    { ngx_string("upbot_max_string_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upbot_loc_conf_t, max_string_length),
+      NULL },
+
+    { ngx_string("upbot_max_json_depth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_upbot_loc_conf_t, max_json_depth),
+      &ngx_http_upbot_depth_bounds },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_upbot_module_ctx = {
+    ngx_http_upbot_add_variables,          /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_upbot_create_main_conf,       /* create main configuration */
+    ngx_http_upbot_init_main_conf,         /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_upbot_create_loc_conf,        /* create location configuration */
+    ngx_http_upbot_merge_loc_conf          /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_upbot_module = {
+    NGX_MODULE_V1,
+    &ngx_http_upbot_module_ctx,            /* module context */
+    ngx_http_upbot_commands,               /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_upbot_vars[] = {
+
+    { ngx_string("upbot_code"), NULL, ngx_http_upbot_variable_str,
+      offsetof(ngx_http_upbot_ctx_t, code), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_trace_id"), NULL, ngx_http_upbot_variable_str,
+      offsetof(ngx_http_upbot_ctx_t, trace_id), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_group"), NULL, ngx_http_upbot_variable_str,
+      offsetof(ngx_http_upbot_ctx_t, group), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_error"), NULL, ngx_http_upbot_variable_str,
+      offsetof(ngx_http_upbot_ctx_t, error), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_token_label"), NULL, ngx_http_upbot_variable_str,
+      offsetof(ngx_http_upbot_ctx_t, token_label),
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_ret"), NULL, ngx_http_upbot_variable_ret,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_int_t
+ngx_http_upbot_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_upbot_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_variable_str(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             *s;
+    ngx_http_upbot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((u_char *) ctx + data);
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_variable_ret(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                *p;
+    ngx_http_upbot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+
+    if (ctx == NULL || ctx->ret < 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%i", ctx->ret) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_upbot_main_conf_t  *umcf;
+
+    umcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_main_conf_t));
+    if (umcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     umcf->rows = NULL;
+     *     umcf->ncodes = 0;
+     */
+
+    umcf->max_code_length = NGX_CONF_UNSET_UINT;
+    umcf->request_id_index = NGX_ERROR;
+
+    return umcf;
+}
+
+
+static char *
+ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    static ngx_str_t  request_id = ngx_string("request_id");
+
+    ngx_conf_init_uint_value(umcf->max_code_length, 64);
+
+    if (ngx_http_upbot_codes_init(cf, umcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->request_id_index = ngx_http_get_variable_index(cf, &request_id);
+    if (umcf->request_id_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_upbot_respond_init(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_upbot_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_upbot_loc_conf_t  *ulcf;
+
+    ulcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_loc_conf_t));
+    if (ulcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     ulcf->api = NULL;
+     *     ulcf->tokens = NULL;
+     *     ulcf->event_log = NULL;
+     *     ulcf->tokens_set = 0;
+     *     ulcf->event_log_set = 0;
+     */
+
+    ulcf->pick = NGX_CONF_UNSET_UINT;
+    ulcf->max_items = NGX_CONF_UNSET_UINT;
+    ulcf->max_string_length = NGX_CONF_UNSET_SIZE;
+    ulcf->max_json_depth = NGX_CONF_UNSET_UINT;
+
+    return ulcf;
+}
+
+
+static char *
+ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_upbot_loc_conf_t *prev = parent;
+    ngx_http_upbot_loc_conf_t *conf = child;
+
+    if (!conf->tokens_set) {
+        conf->tokens = prev->tokens;
+        conf->tokens_set = prev->tokens_set;
+    }
+
+    if (!conf->event_log_set) {
+        conf->event_log = prev->event_log;
+        conf->event_log_set = prev->event_log_set;
+    }
+
+    ngx_conf_merge_uint_value(conf->pick, prev->pick,
+                              NGX_HTTP_UPBOT_PICK_FIRST);
+    ngx_conf_merge_uint_value(conf->max_items, prev->max_items, 100);
+    ngx_conf_merge_size_value(conf->max_string_length,
+                              prev->max_string_length, 256);
+    ngx_conf_merge_uint_value(conf->max_json_depth, prev->max_json_depth, 16);
+
+    if (conf->api == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    /* an API location must say who may call it and, for events, where */
+
+    if (!conf->tokens_set) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%V needs \"upbot_auth_tokens\" (or "
+                      "\"upbot_auth_tokens off\") in %V:%ui",
+                      &conf->api->name, &conf->api_file, conf->api_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->api->needs_event_log && conf->event_log == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "%V needs \"upbot_event_log\" in %V:%ui",
+                      &conf->api->name, &conf->api_file, conf->api_line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_loc_conf_t *ulcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ulcf->api) {
+        return "is duplicate";
+    }
+
+    ulcf->api = cmd->post;
+    ulcf->api_file = cf->conf_file->file.name;
+    ulcf->api_line = cf->conf_file->line;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_upbot_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,108 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * Picking a group of a pool from the facts at hand.  Pure: no request, no
+ * configuration, no I/O, so the same code serves static and live groups.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+static uint32_t ngx_http_upbot_mix(uint32_t h);
+
+
+/*
+ * A group is usable unless it is marked down, its facts are unknown, the
+ * provider says it is gone, or it is full: at its threshold if one is set,
+ * else at the provider's maximum.
+ */
+
+ngx_int_t
+ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
+    ngx_http_upbot_facts_t *facts)
+{
+    ngx_uint_t  cap;
+
+    if (group->down || facts == NULL || !facts->known || facts->gone) {
+        return 0;
+    }
+
+    cap = group->threshold ? group->threshold : facts->max_members;
+
+    return cap == 0 || facts->members < cap;
+}
+
+
+/*
+ * "first": the first usable group in pool order, so one group fills before
+ * the next is shown.  "spread": rendezvous hashing of the openid over the
+ * usable groups, so a user keeps one group for as long as it stays usable,
+ * whatever happens to the others.  Returns the index, or NGX_DECLINED.
+ */
+
+ngx_int_t
+ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
+    ngx_str_t *openid)
+{
+    uint32_t    user, score, best_score;
+    ngx_int_t   best;
+    ngx_uint_t  i;
+
+    best = NGX_DECLINED;
+    best_score = 0;
+    user = 0;
+
+    if (mode == NGX_HTTP_UPBOT_PICK_SPREAD) {
+        user = ngx_murmur_hash2(openid->data, openid->len);
+    }
+
+    for (i = 0; i < n; i++) {
+        if (!ngx_http_upbot_usable(&groups[i], facts[i])) {
+            continue;
+        }
+
+        if (mode == NGX_HTTP_UPBOT_PICK_FIRST) {
+            return i;
+        }
+
+        score = ngx_http_upbot_mix(user ^ groups[i].hash);
+
+        if (best == NGX_DECLINED || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+
+    return best;
+}
+
+
+/* url, name and background: configured, else what the provider says */
+
+void
+ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
+    ngx_http_upbot_facts_t *facts, ngx_http_upbot_answer_t *answer)
+{
+    answer->url = group->url.len ? group->url : facts->url;
+    answer->name = group->name.len ? group->name : facts->name;
+    answer->background = group->background.len ? group->background
+                                               : facts->face_url;
+}
+
+
+/* the finaliser of MurmurHash3: spreads every input bit over the output */
+
+static uint32_t
+ngx_http_upbot_mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6b;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >> 16;
+
+    return h;
+}
