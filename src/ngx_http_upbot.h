@@ -91,6 +91,7 @@ typedef struct {
     ngx_uint_t                      ncodes;
     ngx_uint_t                      max_code_length;
     ngx_int_t                       request_id_index;
+    ngx_str_t                       bodies[8];   /* a row of the error table */
 } ngx_http_upbot_main_conf_t;
 
 
@@ -175,7 +176,8 @@ void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
 yajl_gen ngx_http_upbot_gen_create(ngx_pool_t *pool);
 yajl_gen_status ngx_http_upbot_gen_str(yajl_gen g, const char *key,
     ngx_str_t *value);
-ngx_int_t ngx_http_upbot_respond_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_upbot_respond_init(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf);
 ngx_int_t ngx_http_upbot_send(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     ngx_http_upbot_answer_t *answer);

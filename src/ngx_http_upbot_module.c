@@ -323,7 +323,7 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_upbot_respond_init(cf) != NGX_OK) {
+    if (ngx_http_upbot_respond_init(cf, umcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -18,29 +18,32 @@ typedef struct {
     ngx_uint_t                      ret;
     ngx_uint_t                      status;
     ngx_str_t                       msg;
-    ngx_str_t                       body;
 } ngx_http_upbot_error_t;
 
 
-/* the error table of README.md */
+/* the error table of README.md; the main conf's bodies[] follow it */
 static ngx_http_upbot_error_t  ngx_http_upbot_errors[] = {
     { NGX_HTTP_UPBOT_OK, NGX_HTTP_OK,
-      ngx_string(""), ngx_null_string },
+      ngx_string("") },
     { NGX_HTTP_UPBOT_BAD_REQUEST, NGX_HTTP_BAD_REQUEST,
-      ngx_string("请求参数错误，请稍后再试"), ngx_null_string },
+      ngx_string("请求参数错误，请稍后再试") },
     { NGX_HTTP_UPBOT_UNAUTHORIZED, NGX_HTTP_UNAUTHORIZED,
-      ngx_string("鉴权失败"), ngx_null_string },
+      ngx_string("鉴权失败") },
     { NGX_HTTP_UPBOT_NO_CODE, NGX_HTTP_NOT_FOUND,
-      ngx_string("活码不存在"), ngx_null_string },
+      ngx_string("活码不存在") },
     { NGX_HTTP_UPBOT_POOL_FULL, NGX_HTTP_CONFLICT,
-      ngx_string("群已满"), ngx_null_string },
+      ngx_string("群已满") },
     { NGX_HTTP_UPBOT_PROVIDER_FAILED, NGX_HTTP_BAD_GATEWAY,
-      ngx_string("服务繁忙，请稍后再试"), ngx_null_string },
+      ngx_string("服务繁忙，请稍后再试") },
     { NGX_HTTP_UPBOT_STORE_FAILED, NGX_HTTP_SERVICE_UNAVAILABLE,
-      ngx_string("服务繁忙，请稍后再试"), ngx_null_string },
+      ngx_string("服务繁忙，请稍后再试") },
     { NGX_HTTP_UPBOT_BAD_METHOD, NGX_HTTP_NOT_ALLOWED,
-      ngx_string("请求方法或类型错误"), ngx_null_string },
+      ngx_string("请求方法或类型错误") },
 };
+
+
+#define NGX_HTTP_UPBOT_NERRORS                                               \
+    (sizeof(ngx_http_upbot_errors) / sizeof(ngx_http_upbot_error_t))
 
 
 static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
@@ -62,55 +65,44 @@ ngx_http_upbot_gen_create(ngx_pool_t *pool)
 
 
 /*
- * Called at configuration time; the bodies are made once per process and
- * kept for its life, so a failed reload can not leave them dangling.
+ * Answers without "data" never change: made once per configuration, sent
+ * as they are.
  */
 
 ngx_int_t
-ngx_http_upbot_respond_init(ngx_conf_t *cf)
+ngx_http_upbot_respond_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
 {
-    size_t                   len;
-    yajl_gen                 g;
-    ngx_uint_t               i;
-    yajl_gen_status          st;
-    const unsigned char     *buf;
-    ngx_http_upbot_error_t  *e;
+    size_t                 len;
+    yajl_gen               g;
+    ngx_uint_t             i;
+    yajl_gen_status        st;
+    const unsigned char   *buf;
 
-    for (i = 1; i < sizeof(ngx_http_upbot_errors)
-                    / sizeof(ngx_http_upbot_error_t); i++)
-    {
-        e = &ngx_http_upbot_errors[i];
+    for (i = 0; i < NGX_HTTP_UPBOT_NERRORS; i++) {
 
-        if (e->body.data) {
-            continue;
-        }
-
-        g = yajl_gen_alloc(NULL);
+        g = ngx_http_upbot_gen_create(cf->temp_pool);
         if (g == NULL) {
             return NGX_ERROR;
         }
 
         st = yajl_gen_map_open(g);
         st |= yajl_gen_string(g, (u_char *) "ret", 3);
-        st |= yajl_gen_integer(g, e->ret);
-        st |= ngx_http_upbot_gen_str(g, "msg", &e->msg);
+        st |= yajl_gen_integer(g, ngx_http_upbot_errors[i].ret);
+        st |= ngx_http_upbot_gen_str(g, "msg", &ngx_http_upbot_errors[i].msg);
         st |= yajl_gen_map_close(g);
         st |= yajl_gen_get_buf(g, &buf, &len);
 
-        if (st == yajl_gen_status_ok) {
-            e->body.data = ngx_alloc(len, cf->log);
-
-            if (e->body.data) {
-                ngx_memcpy(e->body.data, buf, len);
-                e->body.len = len;
-            }
-        }
-
-        yajl_gen_free(g);
-
-        if (e->body.data == NULL) {
+        if (st != yajl_gen_status_ok) {
             return NGX_ERROR;
         }
+
+        umcf->bodies[i].data = ngx_pnalloc(cf->pool, len);
+        if (umcf->bodies[i].data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(umcf->bodies[i].data, buf, len);
+        umcf->bodies[i].len = len;
     }
 
     return NGX_OK;
@@ -132,19 +124,17 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     ngx_uint_t               i;
     ngx_chain_t              out;
     yajl_gen_status          st;
-    const unsigned char     *buf;
-    ngx_http_upbot_error_t  *e;
+    const unsigned char         *buf;
+    ngx_http_upbot_error_t      *e;
+    ngx_http_upbot_main_conf_t  *umcf;
 
-    e = &ngx_http_upbot_errors[0];
-
-    for (i = 0; i < sizeof(ngx_http_upbot_errors)
-                    / sizeof(ngx_http_upbot_error_t); i++)
-    {
+    for (i = 0; i < NGX_HTTP_UPBOT_NERRORS - 1; i++) {
         if (ngx_http_upbot_errors[i].ret == ret) {
-            e = &ngx_http_upbot_errors[i];
             break;
         }
     }
+
+    e = &ngx_http_upbot_errors[i];
 
     ctx->ret = ret;
 
@@ -153,9 +143,11 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (e->body.len) {
-        b->pos = e->body.data;
-        b->last = e->body.data + e->body.len;
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    if (answer == NULL) {
+        b->pos = umcf->bodies[i].data;
+        b->last = b->pos + umcf->bodies[i].len;
 
     } else {
         g = ngx_http_upbot_gen_create(r->pool);
@@ -167,17 +159,12 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
         st |= yajl_gen_string(g, (u_char *) "ret", 3);
         st |= yajl_gen_integer(g, ret);
         st |= ngx_http_upbot_gen_str(g, "msg", &e->msg);
-
-        if (answer) {
-            st |= yajl_gen_string(g, (u_char *) "data", 4);
-            st |= yajl_gen_map_open(g);
-            st |= ngx_http_upbot_gen_str(g, "url", &answer->url);
-            st |= ngx_http_upbot_gen_str(g, "name", &answer->name);
-            st |= ngx_http_upbot_gen_str(g, "background",
-                                          &answer->background);
-            st |= yajl_gen_map_close(g);
-        }
-
+        st |= yajl_gen_string(g, (u_char *) "data", 4);
+        st |= yajl_gen_map_open(g);
+        st |= ngx_http_upbot_gen_str(g, "url", &answer->url);
+        st |= ngx_http_upbot_gen_str(g, "name", &answer->name);
+        st |= ngx_http_upbot_gen_str(g, "background", &answer->background);
+        st |= yajl_gen_map_close(g);
         st |= yajl_gen_map_close(g);
         st |= yajl_gen_get_buf(g, &buf, &len);
 
