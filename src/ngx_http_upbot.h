@@ -86,7 +86,8 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                    *rows;        /* parsing only */
+    ngx_list_t                     *rows;        /* parsing only */
+    ngx_uint_t                      nrows;
     ngx_hash_t                      codes;
     ngx_uint_t                      ncodes;
     ngx_uint_t                      max_code_length;

@@ -18,6 +18,7 @@
 
 typedef struct {
     ngx_str_t                       code;
+    ngx_uint_t                      key;         /* ngx_hash_key_lc(code) */
     ngx_uint_t                      media_type;
     ngx_uint_t                      index;       /* order in the config */
     ngx_str_t                       file;
@@ -50,9 +51,11 @@ ngx_http_upbot_codes_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char        *rv;
     ngx_conf_t   save;
 
+    /* a list grows in parts: no copying however many rows come */
+
     if (umcf->rows == NULL) {
-        umcf->rows = ngx_array_create(cf->temp_pool, 64,
-                                      sizeof(ngx_http_upbot_row_t));
+        umcf->rows = ngx_list_create(cf->temp_pool, 1024,
+                                     sizeof(ngx_http_upbot_row_t));
         if (umcf->rows == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -113,7 +116,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
     }
 
-    row = ngx_array_push(umcf->rows);
+    row = ngx_list_push(umcf->rows);
     if (row == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -121,8 +124,9 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     ngx_memzero(row, sizeof(ngx_http_upbot_row_t));
 
     row->code = value[0];
+    row->key = ngx_hash_key_lc(value[0].data, value[0].len);
     row->media_type = NGX_HTTP_UPBOT_MEDIA_WECOM_GROUP;
-    row->index = umcf->rows->nelts - 1;
+    row->index = umcf->nrows++;
     row->file = cf->conf_file->file.name;
     row->line = cf->conf_file->line;
 
@@ -249,25 +253,31 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
 {
     ngx_uint_t              i, j, k, n, ncodes;
     ngx_array_t             names;
+    ngx_list_part_t        *part;
     ngx_hash_key_t         *name;
     ngx_hash_init_t         hinit;
     ngx_http_upbot_row_t   *rows, **sorted;
     ngx_http_upbot_code_t  *codes, *code;
 
-    if (umcf->rows == NULL || umcf->rows->nelts == 0) {
+    if (umcf->nrows == 0) {
         return NGX_OK;
     }
 
-    n = umcf->rows->nelts;
-    rows = umcf->rows->elts;
+    n = umcf->nrows;
 
     sorted = ngx_palloc(cf->temp_pool, n * sizeof(ngx_http_upbot_row_t *));
     if (sorted == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < n; i++) {
-        sorted[i] = &rows[i];
+    k = 0;
+
+    for (part = &umcf->rows->part; part; part = part->next) {
+        rows = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            sorted[k++] = &rows[i];
+        }
     }
 
     ngx_qsort(sorted, n, sizeof(ngx_http_upbot_row_t *),
@@ -331,7 +341,7 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
             }
 
             name->key = codes[k].code;
-            name->key_hash = ngx_hash_key_lc(name->key.data, name->key.len);
+            name->key_hash = sorted[i]->key;
             name->value = &codes[k];
         }
 
@@ -352,6 +362,7 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
 
     umcf->ncodes = ncodes;
     umcf->rows = NULL;
+    umcf->nrows = 0;
 
     return NGX_OK;
 }
@@ -471,7 +482,11 @@ ngx_http_upbot_codes_find(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code)
 }
 
 
-/* by code without case, then by code, then in configuration order */
+/*
+ * Codes that differ only in case must end up side by side, and the rows of
+ * a code in configuration order; beyond that any order will do, so the
+ * hash key decides most comparisons.
+ */
 
 static int ngx_libc_cdecl
 ngx_http_upbot_row_cmp(const void *one, const void *two)
@@ -481,6 +496,10 @@ ngx_http_upbot_row_cmp(const void *one, const void *two)
 
     a = *(ngx_http_upbot_row_t **) one;
     b = *(ngx_http_upbot_row_t **) two;
+
+    if (a->key != b->key) {
+        return a->key < b->key ? -1 : 1;
+    }
 
     if (a->code.len != b->code.len) {
         return a->code.len < b->code.len ? -1 : 1;
