@@ -1,0 +1,44 @@
+# upbot: `make run` starts the demo, `make test` runs the suite.
+# Both install what is missing first (Debian 12).
+
+DEBS = gcc make perl nginx-core nginx-dev libyajl-dev libssl-dev zlib1g-dev \
+       libpcre2-dev libtest-base-perl libtext-diff-perl valgrind curl
+
+NGINX_BIN ?= $(if $(NGINX_SRC),$(CURDIR)/build/nginx,/usr/sbin/nginx)
+MODULE    := $(CURDIR)/build/modules/ngx_http_upbot_module.so
+T         ?= t/
+
+# Test::Nginx when installed, else the project's own runner for its format
+PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                     || echo -I util/tnlite)
+
+.PHONY: all build deps run test check-valgrind clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	        | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing $$missing"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	@util/build.sh
+
+run: build
+	@util/run-demo.sh
+
+test: build
+	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	    prove $(PROVE_INC) -r $(T)
+
+check-valgrind:
+	$(MAKE) test TEST_NGINX_USE_VALGRIND=1
+
+clean:
+	rm -rf build t/servroot t/servroot-*
