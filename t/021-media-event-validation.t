@@ -99,7 +99,7 @@ items: must hold objects only
 
 === TEST 8: 101 items are too many
 --- request eval
-"POST /e\n{$::Head,\"items\":[" . join(",", ("{\"event_id\":1110201}") x 101) . "]}"
+"POST /e\n{$::Head,\"items\":[" . CORE::join(",", ("{\"event_id\":1110201}") x 101) . "]}"
 --- error_log
 items: more than 100 items
 
@@ -262,7 +262,7 @@ head.account_info.appid: missing
 
 === TEST 26: the tenth item's field is named in the reason
 --- request eval
-"POST /e\n{$::Head,\"item\":[" . join(",", ("{}") x 9) . ",{\"duration\":null}]}"
+"POST /e\n{$::Head,\"item\":[" . CORE::join(",", ("{}") x 9) . ",{\"duration\":null}]}"
 --- error_log
 item[9].duration: must be an integer
 

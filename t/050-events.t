@@ -108,7 +108,7 @@ __DATA__
         upbot_report_media_event;
     }
 --- request eval
-["POST /e\n{$::Head,\"items\":[" . join(",", map { "{\"duration\":$_}" } 1 .. 100) . "]}",
+["POST /e\n{$::Head,\"items\":[" . CORE::join(",", map { "{\"duration\":$_}" } 1 .. 100) . "]}",
  "GET /ev6.jsonl"]
 --- response_body_like eval
 [qr/"ret":0/, qr/\A(?:\{[^\n]*"duration":\d+\}\n){100}\z/]

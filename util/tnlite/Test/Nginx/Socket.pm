@@ -481,12 +481,12 @@ sub run_block {
     }
 
     my $n = @$requests;
-    my @headers = as_list($block->more_headers, $n);
+    my @headers = as_list(scalar $block->more_headers, $n);
     my @codes = as_list($block->error_code // 200, $n);
     my @bodies = defined $block->response_body
-                 ? as_list($block->response_body, $n) : ();
+                 ? as_list(scalar $block->response_body, $n) : ();
     my @likes = defined $block->response_body_like
-                ? as_list($block->response_body_like, $n) : ();
+                ? as_list(scalar $block->response_body_like, $n) : ();
 
     for my $i (0 .. $n - 1) {
         my $bytes = defined $raw ? expand_env_deep($requests->[$i])
