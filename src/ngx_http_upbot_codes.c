@@ -372,7 +372,7 @@ static ngx_int_t
 ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
     ngx_uint_t n, ngx_http_upbot_code_t *code)
 {
-    ngx_uint_t               i;
+    ngx_uint_t               i, first, second;
     ngx_http_upbot_row_t    *media;
     ngx_http_upbot_group_t  *group, **ids;
 
@@ -426,11 +426,17 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
         if (ngx_http_upbot_group_cmp(&ids[i - 1], &ids[i]) == 0
             && !(ids[i]->id.len == 1 && ids[i]->id.data[0] == '-'))
         {
+            /* name the later row first: that is the one to remove */
+
+            first = ngx_min(ids[i - 1], ids[i]) - code->groups;
+            second = ngx_max(ids[i - 1], ids[i]) - code->groups;
+
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "group \"%V\" appears twice in the pool of "
-                          "code \"%V\", in %V:%ui", &ids[i]->id,
-                          &code->code, &rows[ids[i] - code->groups]->file,
-                          rows[ids[i] - code->groups]->line);
+                          "code \"%V\", in %V:%ui and %V:%ui",
+                          &ids[i]->id, &code->code,
+                          &rows[second]->file, rows[second]->line,
+                          &rows[first]->file, rows[first]->line);
             return NGX_ERROR;
         }
     }

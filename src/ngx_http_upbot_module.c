@@ -23,25 +23,22 @@ static char *ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-
-
-static ngx_conf_enum_t  ngx_http_upbot_pick_modes[] = {
-    { ngx_string("first"), NGX_HTTP_UPBOT_PICK_FIRST },
-    { ngx_string("spread"), NGX_HTTP_UPBOT_PICK_SPREAD },
-    { ngx_null_string, 0 }
-};
+static char *ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
+    void *data);
 
 
 static ngx_conf_num_bounds_t  ngx_http_upbot_code_length_bounds = {
-    ngx_conf_check_num_bounds, 1, NGX_HTTP_UPBOT_CODE_HARD_MAX
+    ngx_http_upbot_check_bounds, 1, NGX_HTTP_UPBOT_CODE_HARD_MAX
 };
 
 static ngx_conf_num_bounds_t  ngx_http_upbot_items_bounds = {
-    ngx_conf_check_num_bounds, 1, 100000
+    ngx_http_upbot_check_bounds, 1, 100000
 };
 
 static ngx_conf_num_bounds_t  ngx_http_upbot_depth_bounds = {
-    ngx_conf_check_num_bounds, 3, 1024
+    ngx_http_upbot_check_bounds, 3, 1024
 };
 
 
@@ -91,10 +88,10 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
 
     { ngx_string("upbot_pick"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_upbot_pick_mode,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_upbot_loc_conf_t, pick),
-      &ngx_http_upbot_pick_modes },
+      0,
+      NULL },
 
     { ngx_string("upbot_max_items"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -427,4 +424,63 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_upbot_handler;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_loc_conf_t *ulcf = conf;
+
+    ngx_str_t  *value;
+
+    if (ulcf->pick != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "first") == 0) {
+        ulcf->pick = NGX_HTTP_UPBOT_PICK_FIRST;
+
+    } else if (ngx_strcmp(value[1].data, "spread") == 0) {
+        ulcf->pick = NGX_HTTP_UPBOT_PICK_SPREAD;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\", it must be "
+                           "\"first\" or \"spread\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * ngx_conf_check_num_bounds() does not name the directive; nginx prefixes
+ * a returned string with it
+ */
+
+static char *
+ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_conf_num_bounds_t  *bounds = post;
+    ngx_int_t              *np = data;
+
+    u_char  *msg;
+
+    if (*np >= bounds->low && *np <= bounds->high) {
+        return NGX_CONF_OK;
+    }
+
+    msg = ngx_pnalloc(cf->pool, sizeof("must be between  and ")
+                                + 2 * NGX_INT_T_LEN);
+    if (msg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(msg, "must be between %i and %i%Z", bounds->low, bounds->high);
+
+    return (char *) msg;
 }

@@ -416,12 +416,18 @@ sub check_log {
         for my $p (@pats) {
             my $found = ref $p eq 'Regexp' ? $log =~ $p
                                            : index($log, $p) >= 0;
-            if ($want) {
-                Test::More::ok($found, "$name - pattern \"$p\" matches a "
-                                       . "line in error.log");
-            } else {
-                Test::More::ok(!$found, "$name - pattern \"$p\" does not "
-                                        . "match a line in error.log");
+            my $ok = $want
+                ? Test::More::ok($found, "$name - pattern \"$p\" matches a "
+                                         . "line in error.log")
+                : Test::More::ok(!$found, "$name - pattern \"$p\" does not "
+                                          . "match a line in error.log");
+
+            # show the end of the log, where the reason usually is
+            if (!$ok) {
+                my @lines = split /\n/, $log;
+                splice @lines, 0, -20 if @lines > 20;
+                Test::More::diag("error.log ends with:\n"
+                                 . join("\n", @lines));
             }
         }
     }

@@ -1,0 +1,501 @@
+# Configuration mistakes stop nginx at start (as "nginx -t" does) and name
+# the file and line.  Rows in an included file have known line numbers, so
+# those tests check the exact line.
+
+use Test::Nginx::Socket 'no_plan';
+
+log_level('info');
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value("user_files", <<'_EOF_') unless defined $block->user_files;
+>>> tokens
+t0k3n  test
+_EOF_
+
+    $block->set_value("config", <<'_EOC_') unless defined $block->config;
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    }
+_EOC_
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: a group source that does not exist
+--- http_config
+    upbot_codes {
+        c1  tim:prod  g1  url=https://example.com/j/g1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown group source "tim:prod" for code "c1", expected "static" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 2: a static group without url=
+--- http_config
+    upbot_codes {
+        c1  static  g1  name=G1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*static group "g1" of code "c1" has no "url=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 3: an unknown option
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 colour=red;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "colour=red" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 4: a bare word that is not "down"
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 full;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "full" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 5: a number that is not one
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 members=many;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "members=many" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 6: a negative number
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 threshold=-5;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "threshold=-5" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 7: a zero capacity
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 max_members=0;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "max_members=0" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 8: media_type zero
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 media_type=0;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "media_type=0" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 9: a row with too few words
+--- http_config
+    upbot_codes {
+        c1  static;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid codes table row, expected "CODE SOURCE GROUP \[OPTIONS\]" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 10: a row in an included file, exact line
+--- user_files
+>>> tokens
+t0k3n  test
+>>> codes.conf
+# codes of the spring campaign
+c1  static  g1  url=https://example.com/j/g1;
+
+c2  static;
+--- http_config
+    upbot_codes {
+        include  $TEST_NGINX_SERVER_ROOT/html/codes.conf;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid codes table row, .* in \S+\/html\/codes\.conf:4$/m
+
+
+
+=== TEST 11: the same group twice in one pool names both rows
+--- user_files
+>>> tokens
+t0k3n  test
+>>> codes.conf
+c1  static  g1  url=https://example.com/j/g1;
+c1  static  g2  url=https://example.com/j/g2;
+c2  static  g1  url=https://example.com/j/g1;
+c1  static  g1  url=https://example.com/j/g1-again;
+--- http_config
+    upbot_codes {
+        include  $TEST_NGINX_SERVER_ROOT/html/codes.conf;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*group "g1" appears twice in the pool of code "c1", in \S+\/html\/codes\.conf:4 and \S+\/html\/codes\.conf:1$/m
+
+
+
+=== TEST 12: two media types in one pool
+--- user_files
+>>> tokens
+t0k3n  test
+>>> codes.conf
+c1  static  g1  url=https://example.com/j/g1 media_type=2;
+c1  static  g2  url=https://example.com/j/g2 media_type=3;
+--- http_config
+    upbot_codes {
+        include  $TEST_NGINX_SERVER_ROOT/html/codes.conf;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*media_type=3 of code "c1" differs from media_type=2 in \S+\/html\/codes\.conf:1, in \S+\/html\/codes\.conf:2$/m
+
+
+
+=== TEST 13: a code longer than upbot_max_code_length
+--- http_config
+    upbot_max_code_length  8;
+    upbot_codes {
+        c123456789  static  g1  url=https://example.com/j/g1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*code "c123456789" is longer than 8 bytes \(upbot_max_code_length\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 14: the default limit is 64 bytes
+--- http_config eval
+"    upbot_codes {\n        " . ("x" x 65)
+. "  static  g1  url=https://example.com/j/g1;\n    }\n"
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*is longer than 64 bytes \(upbot_max_code_length\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 15: a code with a space in it
+--- http_config
+    upbot_codes {
+        "c 1"  static  g1  url=https://example.com/j/g1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*code "c 1" has a space or control character in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 16: upbot_codes is an http-level block
+--- http_config
+--- config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_codes" directive is not allowed here in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 17: upbot_max_code_length out of range
+--- http_config
+    upbot_max_code_length  0;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_max_code_length" directive must be between 1 and \d+ in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 18: a tokens file that does not exist
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/no-such-file;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*open\(\) "\S+\/html\/no-such-file" failed \(2: No such file or directory\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 19: a tokens file with no token in it
+--- user_files
+>>> tokens
+# nobody yet
+
+   # still nobody
+--- http_config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*no tokens in "\S+\/html\/tokens" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 20: the same token on two lines
+--- user_files
+>>> tokens
+t0k3n  first
+other  second
+t0k3n  third
+--- http_config
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*duplicate token in "\S+\/html\/tokens" line 3 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 21: the token file's mistakes never print a token
+--- user_files
+>>> tokens
+t0k3n  first
+t0k3n  again
+--- http_config
+--- must_die
+--- no_error_log
+t0k3n
+
+
+
+=== TEST 22: upbot_auth_tokens twice in one place
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_auth_tokens  off;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_auth_tokens" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 23: an API without tokens
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*GetMediaInfo needs "upbot_auth_tokens" \(or "upbot_auth_tokens off"\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 24: "upbot_auth_tokens off" is an explicit choice
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1;
+    }
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  off;
+    }
+--- request
+POST /m
+{"account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_id":"t"}
+--- more_headers
+Content-Type: application/json
+--- response_body chomp
+{"ret":0,"msg":"","data":{"url":"https://example.com/j/g1","name":"","background":""}}
+
+
+
+=== TEST 25: events without an event log
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*ReportMediaEvent needs "upbot_event_log" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 26: a syslog event log
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  syslog:server=127.0.0.1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_event_log" directive takes a file path; "syslog:" targets are not supported in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 27: upbot_event_log twice in one place
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  logs/a.log;
+        upbot_event_log  logs/b.log;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_event_log" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 28: an event log in a directory that does not exist
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  $TEST_NGINX_SERVER_ROOT/no/such/dir/events.log;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*open\(\) "\S+\/no\/such\/dir\/events\.log" failed/
+
+
+
+=== TEST 29: two APIs in one location
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  logs/events.log;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_report_media_event" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 30: an API directive takes no arguments
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info  on;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid number of arguments in "upbot_get_media_info" directive in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 31: upbot_pick with an unknown mode
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_pick  random;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "random" in "upbot_pick", it must be "first" or "spread" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 32: upbot_max_items zero
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  logs/events.log;
+        upbot_max_items  0;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_max_items" directive must be between 1 and 100000 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 33: upbot_max_items not a number
+--- http_config
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  logs/events.log;
+        upbot_max_items  lots;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_max_items" directive invalid number in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 34: upbot_max_json_depth below the depth the APIs need
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_max_json_depth  2;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_max_json_depth" directive must be between 3 and 1024 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 35: upbot_max_string_length not a size
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_max_string_length  long;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_max_string_length" directive invalid value in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 36: upbot_pick twice in one place
+--- http_config
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_pick  first;
+        upbot_pick  spread;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_pick" directive is duplicate in \S+nginx\.conf:\d+/
