@@ -20,6 +20,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "ngx_http_upbot_parse.h"
+#include "ngx_http_upbot_provider.h"
 
 
 /* the "ret" values of the API; see the error table in README.md */
@@ -37,6 +38,18 @@
 #define NGX_HTTP_UPBOT_PICK_SPREAD      1
 
 #define NGX_HTTP_UPBOT_SOURCE_STATIC    0
+#define NGX_HTTP_UPBOT_SOURCE_TIM       1
+#define NGX_HTTP_UPBOT_SOURCE_YUNXIN    2
+
+/* $upbot_cache_status */
+#define NGX_HTTP_UPBOT_CACHE_NONE       0    /* static groups only */
+#define NGX_HTTP_UPBOT_CACHE_HIT        1
+#define NGX_HTTP_UPBOT_CACHE_MISS       2
+#define NGX_HTTP_UPBOT_CACHE_STALE      3
+#define NGX_HTTP_UPBOT_CACHE_UPDATING   4
+
+/* the most groups Tencent's get_group_info takes in one call */
+#define NGX_HTTP_UPBOT_TIM_BATCH        50
 
 #define NGX_HTTP_UPBOT_CODE_HARD_MAX    255
 
@@ -53,9 +66,33 @@ typedef struct {
 } ngx_http_upbot_facts_t;
 
 
+/* an app of a provider: "upbot_tim NAME ..." or "upbot_yunxin NAME ..." */
+typedef struct {
+    ngx_str_t                       name;        /* "tim:prod", as in rows */
+    ngx_uint_t                      source;
+    ngx_str_t                       location;    /* subrequests go here */
+    ngx_str_t                       app_id;      /* sdkappid or AppKey */
+    ngx_str_t                       identifier;  /* Tencent's App admin */
+    ngx_str_t                       secret;      /* key or AppSecret */
+    ngx_str_t                       url_field;   /* custom field with url */
+    time_t                          expire;      /* of a UserSig */
+    ngx_str_t                       file;        /* where declared */
+    ngx_uint_t                      line;
+
+    /* per worker: the UserSig in use and when it was made */
+    u_char                         *usersig;
+    size_t                          usersig_len;
+    time_t                          usersig_time;
+} ngx_http_upbot_app_t;
+
+
 /* one row of the codes table */
 typedef struct {
     ngx_str_t                       id;          /* as written */
+    ngx_http_upbot_app_t           *app;         /* live groups */
+    ngx_str_t                       key;         /* "tim:prod ID": cache */
+    uint32_t                        key_hash;
+    ngx_uint_t                      team_type;   /* Yunxin: 1 or 2 */
     ngx_str_t                       url;         /* configured overrides */
     ngx_str_t                       name;
     ngx_str_t                       background;
@@ -75,6 +112,7 @@ struct ngx_http_upbot_code_s {
     ngx_http_upbot_group_t         *groups;      /* the pool, in order */
     ngx_http_upbot_facts_t        **facts;       /* static pools */
     ngx_uint_t                      ngroups;
+    ngx_uint_t                      live;        /* groups from providers */
     ngx_http_upbot_code_t          *next;        /* same letters, other case */
 };
 
@@ -91,6 +129,13 @@ typedef struct {
     ngx_hash_t                      codes;
     ngx_uint_t                      ncodes;
     ngx_uint_t                      max_code_length;
+    ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
+    ngx_shm_zone_t                 *zone;        /* the facts cache */
+    ngx_msec_t                      ttl;
+    ngx_msec_t                      stale;
+    ngx_msec_t                      lock_timeout;
+    ngx_msec_t                      retry;
+    ngx_uint_t                      cache_set;
     ngx_int_t                       request_id_index;
     ngx_str_t                       bodies[8];   /* a row of the error table */
 } ngx_http_upbot_main_conf_t;
@@ -124,6 +169,8 @@ typedef struct {
     ngx_str_t                       error;
     ngx_str_t                       token_label;
     ngx_int_t                       ret;         /* -1 until answered */
+    ngx_uint_t                      cache_status;
+    void                           *lookup;      /* live pools */
 } ngx_http_upbot_ctx_t;
 
 
@@ -139,6 +186,41 @@ struct ngx_http_upbot_api_s {
 };
 
 
+/* what the cache knows of a group */
+#define NGX_HTTP_UPBOT_FACTS_NONE       0
+#define NGX_HTTP_UPBOT_FACTS_STALE      1
+#define NGX_HTTP_UPBOT_FACTS_FRESH      2
+
+typedef struct {
+    ngx_http_upbot_facts_t          facts;
+    ngx_uint_t                      state;
+    ngx_uint_t                      fail_status;
+    unsigned                        claimed:1;   /* the caller fetches it */
+    unsigned                        busy:1;      /* another fetches it */
+    unsigned                        failed:1;    /* lately, see "retry" */
+} ngx_http_upbot_look_t;
+
+
+/* a GetMediaInfo on a live pool: what it knows and what it waits for */
+typedef struct {
+    ngx_http_upbot_code_t          *code;
+    ngx_http_upbot_facts_t        **facts;       /* per group, for pick */
+    ngx_http_upbot_facts_t         *live;        /* their storage */
+    ngx_uint_t                     *state;       /* NGX_HTTP_UPBOT_FACTS_* */
+    u_char                         *got;         /* live[i] is our fetch's */
+    u_char                         *busy;        /* another fetches it */
+    ngx_uint_t                     *fetch;       /* groups to fetch */
+    ngx_uint_t                      nfetch;
+    ngx_uint_t                      pending;     /* subrequests out */
+    ngx_uint_t                      fail_status; /* 502 or 504 */
+    ngx_event_t                     sleep;       /* waiting for another */
+    unsigned                        fetched:1;
+    unsigned                        waited:1;
+    unsigned                        blocked:1;
+    unsigned                        failed:1;
+} ngx_http_upbot_lookup_t;
+
+
 /* the answer of GetMediaInfo */
 typedef struct {
     ngx_str_t                       url;
@@ -151,6 +233,8 @@ typedef struct {
 ngx_int_t ngx_http_upbot_handler(ngx_http_request_t *r);
 
 /* auth */
+char *ngx_http_upbot_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_pool_t *pool, ngx_str_t *content);
 char *ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_upbot_authenticate(ngx_http_request_t *r,
@@ -163,6 +247,29 @@ ngx_int_t ngx_http_upbot_codes_init(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf);
 ngx_http_upbot_code_t *ngx_http_upbot_codes_find(
     ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code);
+
+/* provider */
+char *ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_http_upbot_app_t *ngx_http_upbot_app_find(
+    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name);
+
+/* cache */
+char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
+    ngx_pool_t *pool, ngx_http_upbot_group_t *group, ngx_uint_t claim,
+    ngx_http_upbot_look_t *look);
+void ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f);
+void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_uint_t status);
+
+/* fetch */
+ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
+    ngx_http_upbot_lookup_t *lk);
+
+/* media info */
+void ngx_http_upbot_media_info_resume(ngx_http_request_t *r);
 
 /* pick */
 ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,

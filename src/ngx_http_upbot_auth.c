@@ -58,21 +58,21 @@ ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * One token a line, an optional label after white space, "#" comments.
+ * The whole of a small file (tokens, a provider's secret) in memory from
+ * "pool", with a terminating zero that is not counted.  Whoever is done
+ * with a secret wipes it.
  */
 
-static char *
-ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_array_t *tokens)
+char *
+ngx_http_upbot_read_file(ngx_conf_t *cf, ngx_str_t *name, ngx_pool_t *pool,
+    ngx_str_t *content)
 {
-    u_char                  *buf, *p, *end, *eol, *tok, *label;
-    size_t                   size, tlen;
-    ssize_t                  n;
-    ngx_fd_t                 fd;
-    ngx_uint_t               line, i;
-    ngx_file_t               file;
-    ngx_file_info_t          fi;
-    ngx_http_upbot_token_t  *t, *all;
+    u_char           *buf;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
@@ -95,7 +95,7 @@ ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
 
     size = (size_t) ngx_file_size(&fi);
 
-    buf = ngx_pnalloc(cf->temp_pool, size + 1);
+    buf = ngx_pnalloc(pool, size + 1);
     if (buf == NULL) {
         goto failed;
     }
@@ -118,6 +118,46 @@ ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
                       ngx_close_file_n " \"%V\" failed", name);
     }
 
+    buf[size] = '\0';
+
+    content->data = buf;
+    content->len = size;
+
+    return NGX_CONF_OK;
+
+failed:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", name);
+    }
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * One token a line, an optional label after white space, "#" comments.
+ */
+
+static char *
+ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_array_t *tokens)
+{
+    u_char                  *buf, *p, *end, *eol, *tok, *label;
+    size_t                   size, tlen;
+    ngx_str_t                content;
+    ngx_uint_t               line, i;
+    ngx_http_upbot_token_t  *t, *all;
+
+    if (ngx_http_upbot_read_file(cf, name, cf->temp_pool, &content)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    buf = content.data;
+    size = content.len;
     end = buf + size;
     line = 0;
 
@@ -216,15 +256,6 @@ ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
     ngx_explicit_memzero(buf, size);
 
     return NGX_CONF_OK;
-
-failed:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%V\" failed", name);
-    }
-
-    return NGX_CONF_ERROR;
 }
 
 

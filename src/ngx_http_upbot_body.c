@@ -168,7 +168,13 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    ngx_http_finalize_request(r, ctx->api->process(r, ctx));
+    rc = ctx->api->process(r, ctx);
+
+    /* NGX_DONE: it goes on by itself (subrequests, a timer) */
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
 }
 
 

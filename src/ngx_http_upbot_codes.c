@@ -24,6 +24,7 @@ typedef struct {
     ngx_str_t                       file;
     ngx_uint_t                      line;
     unsigned                        media_type_set:1;
+    ngx_str_t                       source;      /* "tim:prod" */
     ngx_http_upbot_group_t          group;
 } ngx_http_upbot_row_t;
 
@@ -37,7 +38,11 @@ static int ngx_libc_cdecl ngx_http_upbot_row_cmp(const void *one,
 static int ngx_libc_cdecl ngx_http_upbot_group_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_upbot_make_pool(ngx_conf_t *cf,
-    ngx_http_upbot_row_t **rows, ngx_uint_t n, ngx_http_upbot_code_t *code);
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_row_t **rows,
+    ngx_uint_t n, ngx_http_upbot_code_t *code);
+static ngx_int_t ngx_http_upbot_resolve(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_row_t *row,
+    ngx_http_upbot_group_t *group);
 
 
 #define NGX_HTTP_UPBOT_MEDIA_WECOM_GROUP  2
@@ -130,24 +135,94 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     row->file = cf->conf_file->file.name;
     row->line = cf->conf_file->line;
 
+    row->group.id = value[2];
+
     if (ngx_strcmp(value[1].data, "static") == 0) {
         row->group.source = NGX_HTTP_UPBOT_SOURCE_STATIC;
+
+    } else if (ngx_strncmp(value[1].data, "tim:", 4) == 0
+               && value[1].len > 4)
+    {
+        row->group.source = NGX_HTTP_UPBOT_SOURCE_TIM;
+
+    } else if (ngx_strncmp(value[1].data, "yunxin:", 7) == 0
+               && value[1].len > 7)
+    {
+        row->group.source = NGX_HTTP_UPBOT_SOURCE_YUNXIN;
+
+        /* TEAM_ID/TEAM_TYPE */
+
+        p = value[2].data + value[2].len;
+
+        while (p > value[2].data && p[-1] != '/') {
+            p--;
+        }
+
+        if (p == value[2].data || p - 1 == value[2].data
+            || value[2].data + value[2].len - p != 1
+            || (*p != '1' && *p != '2'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid team \"%V\" of code \"%V\", "
+                               "expected TEAM_ID/1 or TEAM_ID/2",
+                               &value[2], &value[0]);
+            return NGX_CONF_ERROR;
+        }
+
+        row->group.team_type = *p - '0';
+        row->group.id.len = p - 1 - value[2].data;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown group source \"%V\" for code \"%V\", "
-                           "expected \"static\"", &value[1], &value[0]);
+                           "expected \"static\", \"tim:APP\" or "
+                           "\"yunxin:APP\"", &value[1], &value[0]);
         return NGX_CONF_ERROR;
     }
 
-    row->group.id = value[2];
-    row->group.hash = ngx_murmur_hash2(value[2].data, value[2].len);
+    if (row->group.source != NGX_HTTP_UPBOT_SOURCE_STATIC) {
+        row->source = value[1];
+
+        if (row->group.id.len == 1 && row->group.id.data[0] == '-') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "a %V group of code \"%V\" needs its id",
+                               &value[1], &value[0]);
+            return NGX_CONF_ERROR;
+        }
+
+        for (p = row->group.id.data;
+             p < row->group.id.data + row->group.id.len;
+             p++)
+        {
+            if (*p < ' ' || *p == 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "group id \"%V\" of code \"%V\" has a "
+                                   "control character", &value[2],
+                                   &value[0]);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    row->group.hash = ngx_murmur_hash2(row->group.id.data,
+                                       row->group.id.len);
 
     for (i = 3; i < cf->args->nelts; i++) {
         rv = ngx_http_upbot_codes_option(cf, row, &value[i]);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+    }
+
+    if (row->group.source != NGX_HTTP_UPBOT_SOURCE_STATIC
+        && row->group.facts.known)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"members=\" and \"max_members=\" are for "
+                           "static groups; the provider says them for "
+                           "group \"%V\" of code \"%V\"", &value[2],
+                           &value[0]);
+        return NGX_CONF_ERROR;
     }
 
     if (row->group.source == NGX_HTTP_UPBOT_SOURCE_STATIC) {
@@ -210,11 +285,13 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
     } else if (name.len == 7 && ngx_strncmp(name.data, "members", 7) == 0) {
         number = &row->group.facts.members;
+        row->group.facts.known = 1;
 
     } else if (name.len == 11
                && ngx_strncmp(name.data, "max_members", 11) == 0)
     {
         number = &row->group.facts.max_members;
+        row->group.facts.known = 1;
 
     } else if (name.len == 10
                && ngx_strncmp(name.data, "media_type", 10) == 0)
@@ -321,7 +398,7 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
             }
         }
 
-        if (ngx_http_upbot_make_pool(cf, &sorted[i], j - i, &codes[k])
+        if (ngx_http_upbot_make_pool(cf, umcf, &sorted[i], j - i, &codes[k])
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -369,8 +446,8 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
 
 
 static ngx_int_t
-ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
-    ngx_uint_t n, ngx_http_upbot_code_t *code)
+ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_row_t **rows, ngx_uint_t n, ngx_http_upbot_code_t *code)
 {
     ngx_uint_t               i, first, second;
     ngx_http_upbot_row_t    *media;
@@ -378,6 +455,7 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
 
     code->code = rows[0]->code;
     code->ngroups = n;
+    code->live = 0;
     code->media_type = rows[0]->media_type;
 
     code->groups = ngx_palloc(cf->pool, n * sizeof(ngx_http_upbot_group_t));
@@ -402,6 +480,16 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_row_t **rows,
         *group = rows[i]->group;
         code->facts[i] = &group->facts;
         ids[i] = group;
+
+        group->key = group->id;
+
+        if (group->source != NGX_HTTP_UPBOT_SOURCE_STATIC) {
+            if (ngx_http_upbot_resolve(cf, umcf, rows[i], group) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            code->live++;
+        }
 
         if (rows[i]->media_type_set) {
             if (media && media->media_type != rows[i]->media_type) {
@@ -537,9 +625,55 @@ ngx_http_upbot_group_cmp(const void *one, const void *two)
         return a->source < b->source ? -1 : 1;
     }
 
-    if (a->id.len != b->id.len) {
-        return a->id.len < b->id.len ? -1 : 1;
+    if (a->key.len != b->key.len) {
+        return a->key.len < b->key.len ? -1 : 1;
     }
 
-    return ngx_memcmp(a->id.data, b->id.data, a->id.len);
+    return ngx_memcmp(a->key.data, b->key.data, a->key.len);
+}
+
+
+/* a live group's app, and its key in the facts cache: "tim:prod ID" */
+
+static ngx_int_t
+ngx_http_upbot_resolve(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_row_t *row, ngx_http_upbot_group_t *group)
+{
+    u_char                *p;
+    ngx_http_upbot_app_t  *app;
+
+    app = ngx_http_upbot_app_find(umcf, &row->source);
+
+    if (app == NULL || app->source != group->source) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "unknown app \"%V\" of code \"%V\", declare it "
+                      "with \"upbot_%s\", in %V:%ui", &row->source,
+                      &row->code,
+                      group->source == NGX_HTTP_UPBOT_SOURCE_TIM
+                      ? "tim" : "yunxin", &row->file, row->line);
+        return NGX_ERROR;
+    }
+
+    if (umcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "live groups need \"upbot_zone\" for their facts, "
+                      "in %V:%ui", &row->file, row->line);
+        return NGX_ERROR;
+    }
+
+    group->app = app;
+
+    group->key.len = app->name.len + 1 + group->id.len;
+    group->key.data = ngx_pnalloc(cf->pool, group->key.len);
+    if (group->key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(group->key.data, app->name.data, app->name.len);
+    *p++ = ' ';
+    ngx_memcpy(p, group->id.data, group->id.len);
+
+    group->key_hash = ngx_crc32_long(group->key.data, group->key.len);
+
+    return NGX_OK;
 }

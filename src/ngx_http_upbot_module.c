@@ -15,6 +15,8 @@ static ngx_int_t ngx_http_upbot_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_upbot_variable_ret(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static void *ngx_http_upbot_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -47,6 +49,34 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
     { ngx_string("upbot_codes"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_NOARGS,
       ngx_http_upbot_codes_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_upbot_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_tim"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_upbot_app,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_yunxin"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_upbot_app,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -169,6 +199,9 @@ static ngx_http_variable_t  ngx_http_upbot_vars[] = {
 
     { ngx_string("upbot_ret"), NULL, ngx_http_upbot_variable_ret,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_cache_status"), NULL,
+      ngx_http_upbot_variable_cache_status, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -297,6 +330,16 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
 
     umcf->max_code_length = NGX_CONF_UNSET_UINT;
     umcf->request_id_index = NGX_ERROR;
+    umcf->ttl = NGX_CONF_UNSET_MSEC;
+    umcf->stale = NGX_CONF_UNSET_MSEC;
+    umcf->lock_timeout = NGX_CONF_UNSET_MSEC;
+    umcf->retry = NGX_CONF_UNSET_MSEC;
+
+    if (ngx_array_init(&umcf->apps, cf->pool, 2, sizeof(ngx_http_upbot_app_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return umcf;
 }
@@ -310,6 +353,10 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     static ngx_str_t  request_id = ngx_string("request_id");
 
     ngx_conf_init_uint_value(umcf->max_code_length, 64);
+    ngx_conf_init_msec_value(umcf->ttl, 60000);
+    ngx_conf_init_msec_value(umcf->stale, 600000);
+    ngx_conf_init_msec_value(umcf->lock_timeout, 5000);
+    ngx_conf_init_msec_value(umcf->retry, 1000);
 
     if (ngx_http_upbot_codes_init(cf, umcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -483,4 +530,35 @@ ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post, void *data)
     ngx_sprintf(msg, "must be between %i and %i%Z", bounds->low, bounds->high);
 
     return (char *) msg;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_upbot_ctx_t  *ctx;
+
+    static ngx_str_t  names[] = {
+        ngx_null_string,
+        ngx_string("HIT"),
+        ngx_string("MISS"),
+        ngx_string("STALE"),
+        ngx_string("UPDATING")
+    };
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+
+    if (ctx == NULL || ctx->cache_status == NGX_HTTP_UPBOT_CACHE_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = names[ctx->cache_status].data;
+    v->len = names[ctx->cache_status].len;
+
+    return NGX_OK;
 }

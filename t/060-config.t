@@ -29,11 +29,11 @@ __DATA__
 === TEST 1: a group source that does not exist
 --- http_config
     upbot_codes {
-        c1  tim:prod  g1  url=https://example.com/j/g1;
+        c1  qq:prod  g1  url=https://example.com/j/g1;
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*unknown group source "tim:prod" for code "c1", expected "static" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*unknown group source "qq:prod" for code "c1", expected "static", "tim:APP" or "yunxin:APP" in \S+nginx\.conf:\d+/
 
 
 

@@ -1,0 +1,570 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * The facts cache: a shared-memory zone of what the providers said about
+ * each (app, group), with when they said it.  All workers read it; one
+ * fetches a group at a time, holding the group's lock for at most
+ * lock_timeout, so a burst of misses makes one provider call.  When the
+ * zone is full the least recently used groups go.  The zone keeps its
+ * contents across reloads.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+typedef struct {
+    ngx_rbtree_node_t               node;        /* key: crc32 of the key */
+    ngx_queue_t                     queue;       /* most recently used first */
+    ngx_msec_t                      fetched;     /* when the facts came */
+    ngx_msec_t                      lock;        /* a fetch holds it until */
+    ngx_msec_t                      failed;      /* the last fetch failed at */
+    uint32_t                        members;
+    uint32_t                        max_members;
+    uint16_t                        fail_status;
+    uint16_t                        key_len;     /* "tim:prod GROUP" */
+    uint16_t                        name_len;
+    uint16_t                        face_len;
+    uint16_t                        url_len;
+    u_char                          known;
+    u_char                          gone;
+    u_char                          data[1];
+} ngx_http_upbot_cache_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+} ngx_http_upbot_cache_sh_t;
+
+
+typedef struct {
+    ngx_http_upbot_cache_sh_t      *sh;
+    ngx_slab_pool_t                *shpool;
+} ngx_http_upbot_cache_t;
+
+
+#define NGX_HTTP_UPBOT_CACHE_STRING_MAX  4096
+
+
+static ngx_int_t ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_find(
+    ngx_http_upbot_cache_t *cache, ngx_http_upbot_group_t *group);
+static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_alloc(
+    ngx_http_upbot_cache_t *cache, size_t size);
+static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_new(
+    ngx_http_upbot_cache_t *cache, ngx_http_upbot_group_t *group,
+    ngx_http_upbot_fetched_t *f);
+static void ngx_http_upbot_cache_delete(ngx_http_upbot_cache_t *cache,
+    ngx_http_upbot_cache_node_t *cn);
+
+
+/* upbot_zone NAME:SIZE; */
+
+char *
+ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    u_char                  *p;
+    ssize_t                  size;
+    ngx_str_t               *value, name, s;
+    ngx_http_upbot_cache_t  *cache;
+
+    if (umcf->zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    p = (u_char *) ngx_strchr(value[1].data, ':');
+
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected NAME:SIZE",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_cache_t));
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->zone = ngx_shared_memory_add(cf, &name, size,
+                                       &ngx_http_upbot_module);
+    if (umcf->zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (umcf->zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is already used", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->zone->init = ngx_http_upbot_cache_init_zone;
+    umcf->zone->data = cache;
+
+    return NGX_CONF_OK;
+}
+
+
+/* upbot_cache [ttl=TIME] [stale=TIME] [lock_timeout=TIME] [retry=TIME]; */
+
+char *
+ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    size_t       len;
+    ngx_str_t   *value, v;
+    ngx_int_t    ms;
+    ngx_uint_t   i;
+    ngx_msec_t  *target;
+
+    if (umcf->cache_set) {
+        return "is duplicate";
+    }
+
+    umcf->cache_set = 1;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+            target = &umcf->ttl;
+            len = 4;
+
+        } else if (ngx_strncmp(value[i].data, "stale=", 6) == 0) {
+            target = &umcf->stale;
+            len = 6;
+
+        } else if (ngx_strncmp(value[i].data, "lock_timeout=", 13) == 0) {
+            target = &umcf->lock_timeout;
+            len = 13;
+
+        } else if (ngx_strncmp(value[i].data, "retry=", 6) == 0) {
+            target = &umcf->retry;
+            len = 6;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        v.data = value[i].data + len;
+        v.len = value[i].len - len;
+
+        ms = ngx_parse_time(&v, 0);
+
+        if (ms == NGX_ERROR || (ms == 0 && target == &umcf->ttl)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        *target = (ngx_msec_t) ms;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_upbot_cache_t  *ocache = data;
+
+    size_t                   len;
+    ngx_http_upbot_cache_t  *cache;
+
+    cache = shm_zone->data;
+
+    if (ocache) {
+        /* a reload: the facts stay */
+        cache->sh = ocache->sh;
+        cache->shpool = ocache->shpool;
+        return NGX_OK;
+    }
+
+    cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        cache->sh = cache->shpool->data;
+        return NGX_OK;
+    }
+
+    cache->sh = ngx_slab_alloc(cache->shpool,
+                               sizeof(ngx_http_upbot_cache_sh_t));
+    if (cache->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->shpool->data = cache->sh;
+
+    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
+                    ngx_http_upbot_cache_rbtree_insert);
+
+    ngx_queue_init(&cache->sh->queue);
+
+    len = sizeof(" in upbot_zone \"\"") + shm_zone->shm.name.len;
+
+    cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
+    if (cache->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(cache->shpool->log_ctx, " in upbot_zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone evicts; the slab allocator need not complain */
+    cache->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * What the cache knows of a group, copied into "pool".  With "claim", a
+ * group that is not fresh and that nobody is fetching is locked for the
+ * caller to fetch.
+ */
+
+void
+ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
+    ngx_pool_t *pool, ngx_http_upbot_group_t *group, ngx_uint_t claim,
+    ngx_http_upbot_look_t *look)
+{
+    u_char                       *p;
+    ngx_msec_t                    now, age;
+    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    cache = umcf->zone->data;
+    now = ngx_current_msec;
+
+    ngx_memzero(look, sizeof(ngx_http_upbot_look_t));
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_upbot_cache_find(cache, group);
+
+    if (cn) {
+        ngx_queue_remove(&cn->queue);
+        ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+        if (cn->known) {
+            age = now - cn->fetched;
+
+            if (age < umcf->ttl) {
+                look->state = NGX_HTTP_UPBOT_FACTS_FRESH;
+
+            } else if (age < umcf->ttl + umcf->stale) {
+                look->state = NGX_HTTP_UPBOT_FACTS_STALE;
+            }
+        }
+
+        if (look->state != NGX_HTTP_UPBOT_FACTS_NONE) {
+            look->facts.known = 1;
+            look->facts.gone = cn->gone;
+            look->facts.members = cn->members;
+            look->facts.max_members = cn->max_members;
+
+            /* one copy for the three strings */
+
+            p = ngx_pnalloc(pool, cn->name_len + cn->face_len + cn->url_len);
+
+            if (p == NULL) {
+                look->state = NGX_HTTP_UPBOT_FACTS_NONE;
+                look->facts.known = 0;
+
+            } else {
+                ngx_memcpy(p, cn->data + cn->key_len,
+                           cn->name_len + cn->face_len + cn->url_len);
+
+                look->facts.name.data = p;
+                look->facts.name.len = cn->name_len;
+                look->facts.face_url.data = p + cn->name_len;
+                look->facts.face_url.len = cn->face_len;
+                look->facts.url.data = p + cn->name_len + cn->face_len;
+                look->facts.url.len = cn->url_len;
+            }
+        }
+
+        look->busy = cn->lock != 0 && (ngx_msec_int_t) (cn->lock - now) > 0;
+
+        if (cn->failed && now - cn->failed < umcf->retry) {
+            look->failed = 1;
+            look->fail_status = cn->fail_status;
+        }
+    }
+
+    if (claim && look->state != NGX_HTTP_UPBOT_FACTS_FRESH && !look->busy
+        && !look->failed)
+    {
+        if (cn == NULL) {
+            cn = ngx_http_upbot_cache_new(cache, group, NULL);
+        }
+
+        /* no room even after evicting: fetch unlocked, store nothing */
+
+        if (cn) {
+            cn->lock = now + umcf->lock_timeout;
+
+            if (cn->lock == 0) {
+                cn->lock = 1;
+            }
+        }
+
+        look->claimed = 1;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* the facts of a fetched group; its lock is released */
+
+void
+ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f)
+{
+    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_node_t  *cn, *old;
+
+    cache = umcf->zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    old = ngx_http_upbot_cache_find(cache, group);
+
+    /* a new node: the strings' lengths change as groups are renamed */
+
+    if (old) {
+        ngx_http_upbot_cache_delete(cache, old);
+    }
+
+    cn = ngx_http_upbot_cache_new(cache, group, f);
+
+    if (cn) {
+        cn->fetched = ngx_current_msec;
+        cn->known = 1;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* a fetch failed: the lock is released, the failure remembered */
+
+void
+ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_uint_t status)
+{
+    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    cache = umcf->zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_upbot_cache_find(cache, group);
+
+    if (cn) {
+        cn->lock = 0;
+        cn->failed = ngx_current_msec ? ngx_current_msec : 1;
+        cn->fail_status = (uint16_t) status;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+static ngx_http_upbot_cache_node_t *
+ngx_http_upbot_cache_find(ngx_http_upbot_cache_t *cache,
+    ngx_http_upbot_group_t *group)
+{
+    ngx_int_t                     rc;
+    ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    node = cache->sh->rbtree.root;
+    sentinel = cache->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (group->key_hash != node->key) {
+            node = (group->key_hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        cn = (ngx_http_upbot_cache_node_t *) node;
+
+        rc = ngx_memn2cmp(group->key.data, cn->data, group->key.len,
+                          cn->key_len);
+
+        if (rc == 0) {
+            return cn;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t            **p;
+    ngx_http_upbot_cache_node_t   *cn, *cnt;
+
+    for ( ;; ) {
+
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
+
+        } else {
+            cn = (ngx_http_upbot_cache_node_t *) node;
+            cnt = (ngx_http_upbot_cache_node_t *) temp;
+
+            p = (ngx_memn2cmp(cn->data, cnt->data, cn->key_len,
+                              cnt->key_len) < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* a node for a group: with its facts, or only its key (to hold a lock) */
+
+static ngx_http_upbot_cache_node_t *
+ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f)
+{
+    u_char                       *p;
+    size_t                        size, name, face, url, key;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    key = group->key.len;
+    name = f ? ngx_min(f->name.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
+    face = f ? ngx_min(f->face_url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
+    url = f ? ngx_min(f->url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
+
+    size = offsetof(ngx_http_upbot_cache_node_t, data)
+           + key + name + face + url;
+
+    cn = ngx_http_upbot_cache_alloc(cache, size);
+    if (cn == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(cn, offsetof(ngx_http_upbot_cache_node_t, data));
+
+    cn->node.key = group->key_hash;
+    cn->key_len = (uint16_t) key;
+    cn->name_len = (uint16_t) name;
+    cn->face_len = (uint16_t) face;
+    cn->url_len = (uint16_t) url;
+
+    p = ngx_cpymem(cn->data, group->key.data, group->key.len);
+
+    if (f) {
+        p = ngx_cpymem(p, f->name.data, name);
+        p = ngx_cpymem(p, f->face_url.data, face);
+        ngx_memcpy(p, f->url.data, url);
+
+        cn->gone = f->error != 0;
+        cn->members = f->members > 0 ? (uint32_t) f->members : 0;
+        cn->max_members = f->max_members > 0 ? (uint32_t) f->max_members
+                                              : 0;
+    }
+
+    ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
+    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    return cn;
+}
+
+
+/* from the slab, evicting the least recently used nodes to make room */
+
+static ngx_http_upbot_cache_node_t *
+ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_t *cache, size_t size)
+{
+    void                         *p;
+    ngx_uint_t                    i;
+    ngx_queue_t                  *q;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    for (i = 0; i < 64; i++) {
+        p = ngx_slab_alloc_locked(cache->shpool, size);
+
+        if (p) {
+            return p;
+        }
+
+        if (ngx_queue_empty(&cache->sh->queue)) {
+            return NULL;
+        }
+
+        q = ngx_queue_last(&cache->sh->queue);
+        cn = ngx_queue_data(q, ngx_http_upbot_cache_node_t, queue);
+
+        ngx_http_upbot_cache_delete(cache, cn);
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_upbot_cache_delete(ngx_http_upbot_cache_t *cache,
+    ngx_http_upbot_cache_node_t *cn)
+{
+    ngx_queue_remove(&cn->queue);
+    ngx_rbtree_delete(&cache->sh->rbtree, &cn->node);
+    ngx_slab_free_locked(cache->shpool, cn);
+}

@@ -1,0 +1,610 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * The apps of the IM providers, declared with "upbot_tim" and
+ * "upbot_yunxin", and how codes table rows name them ("tim:NAME",
+ * "yunxin:NAME").  Secrets may be inline or in a file; either way they
+ * never reach a log.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+typedef struct {
+    ngx_str_t                       prefix;      /* "tim:", "yunxin:" */
+    ngx_uint_t                      source;
+    const char                     *id_option;   /* "sdkappid", "appkey" */
+    const char                     *secret_option;
+} ngx_http_upbot_provider_kind_t;
+
+
+static char *ngx_http_upbot_app_option(ngx_conf_t *cf,
+    const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
+    ngx_str_t *option, ngx_str_t *secret_file);
+
+
+static const ngx_http_upbot_provider_kind_t  ngx_http_upbot_kinds[] = {
+    { ngx_string("tim:"), NGX_HTTP_UPBOT_SOURCE_TIM, "sdkappid", "key" },
+    { ngx_string("yunxin:"), NGX_HTTP_UPBOT_SOURCE_YUNXIN, "appkey",
+      "secret" },
+};
+
+
+/* upbot_tim NAME sdkappid=N identifier=ID key=K|key_file=F location=URI
+ *           [expire=TIME] [url_field=KEY];
+ * upbot_yunxin NAME appkey=K secret=S|secret_file=F location=URI
+ *           [url_field=KEY]; */
+
+char *
+ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    u_char                                *p;
+    char                                  *rv;
+    ngx_str_t                             *value, secret_file;
+    ngx_uint_t                             i;
+    ngx_http_upbot_app_t                  *app, *apps;
+    const ngx_http_upbot_provider_kind_t  *kind;
+
+    kind = &ngx_http_upbot_kinds[cmd->name.len == sizeof("upbot_tim") - 1
+                                 ? 0 : 1];
+    value = cf->args->elts;
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p <= ' ' || *p == ':' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid app name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    app = ngx_array_push(&umcf->apps);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(app, sizeof(ngx_http_upbot_app_t));
+
+    app->source = kind->source;
+    app->expire = NGX_CONF_UNSET;
+    app->file = cf->conf_file->file.name;
+    app->line = cf->conf_file->line;
+
+    app->name.len = kind->prefix.len + value[1].len;
+    app->name.data = ngx_pnalloc(cf->pool, app->name.len);
+    if (app->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(app->name.data, kind->prefix.data, kind->prefix.len);
+    ngx_memcpy(p, value[1].data, value[1].len);
+
+    apps = umcf->apps.elts;
+
+    for (i = 0; i < umcf->apps.nelts - 1; i++) {
+        if (apps[i].name.len == app->name.len
+            && ngx_strncmp(apps[i].name.data, app->name.data,
+                           app->name.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\" is already declared in %V:%ui",
+                               &app->name, &apps[i].file, apps[i].line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_str_null(&secret_file);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_upbot_app_option(cf, kind, app, &value[i],
+                                       &secret_file);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (app->app_id.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"%s=\"", &app->name,
+                           kind->id_option);
+        return NGX_CONF_ERROR;
+    }
+
+    if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM) {
+
+        if (app->identifier.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\" has no \"identifier=\"",
+                               &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* it goes into the UserSig's JSON and the query string as is */
+
+        for (p = app->identifier.data;
+             p < app->identifier.data + app->identifier.len;
+             p++)
+        {
+            if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\'
+                || *p == '&' || *p == '%' || *p == '+' || *p == '#')
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"identifier=\" of app \"%V\"",
+                                   &app->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        if (app->identifier.len > 128) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"identifier=\" of app \"%V\" is longer "
+                               "than 128 bytes", &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        app->usersig = ngx_pnalloc(cf->pool,
+                          ngx_http_upbot_tim_usersig_size(app->identifier.len));
+        if (app->usersig == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (app->location.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"location=\"", &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (secret_file.len) {
+        if (app->secret.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\" has both \"%s=\" and \"%s_file=\"",
+                               &app->name, kind->secret_option,
+                               kind->secret_option);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_conf_full_name(cf->cycle, &secret_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_upbot_read_file(cf, &secret_file, cf->pool,
+                                     &app->secret)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a trailing newline is the editor's, not the secret's */
+
+        while (app->secret.len
+               && (app->secret.data[app->secret.len - 1] == '\n'
+                   || app->secret.data[app->secret.len - 1] == '\r'
+                   || app->secret.data[app->secret.len - 1] == ' '
+                   || app->secret.data[app->secret.len - 1] == '\t'))
+        {
+            app->secret.len--;
+        }
+
+        if (app->secret.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\": \"%V\" is empty", &app->name,
+                               &secret_file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (app->secret.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"%s=\" or \"%s_file=\"",
+                           &app->name, kind->secret_option,
+                           kind->secret_option);
+        return NGX_CONF_ERROR;
+    }
+
+    if (app->url_field.len == 0) {
+        ngx_str_set(&app->url_field, "url");
+    }
+
+    if (app->expire == NGX_CONF_UNSET) {
+        app->expire = 86400;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_upbot_app_option(ngx_conf_t *cf,
+    const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
+    ngx_str_t *option, ngx_str_t *secret_file)
+{
+    u_char     *eq;
+    size_t      id_len, secret_len;
+    ngx_str_t   name, value, *target;
+
+    id_len = ngx_strlen(kind->id_option);
+    secret_len = ngx_strlen(kind->secret_option);
+
+    eq = ngx_strlchr(option->data, option->data + option->len, '=');
+    if (eq == NULL || eq + 1 == option->data + option->len) {
+        goto invalid;
+    }
+
+    name.data = option->data;
+    name.len = eq - option->data;
+    value.data = eq + 1;
+    value.len = option->data + option->len - value.data;
+
+    if (name.len == id_len
+        && ngx_strncmp(name.data, kind->id_option, id_len) == 0)
+    {
+        if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
+            && ngx_atoi(value.data, value.len) == NGX_ERROR)
+        {
+            goto invalid;
+        }
+
+        target = &app->app_id;
+
+    } else if (name.len == secret_len
+               && ngx_strncmp(name.data, kind->secret_option, secret_len)
+                  == 0)
+    {
+        target = &app->secret;
+
+    } else if (name.len == secret_len + 5
+               && ngx_strncmp(name.data, kind->secret_option, secret_len)
+                  == 0
+               && ngx_strncmp(name.data + secret_len, "_file", 5) == 0)
+    {
+        target = secret_file;
+
+    } else if (name.len == 8 && ngx_strncmp(name.data, "location", 8) == 0) {
+        if (value.data[0] != '/') {
+            goto invalid;
+        }
+
+        target = &app->location;
+
+    } else if (name.len == 9 && ngx_strncmp(name.data, "url_field", 9) == 0) {
+        target = &app->url_field;
+
+    } else if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
+               && name.len == 10
+               && ngx_strncmp(name.data, "identifier", 10) == 0)
+    {
+        target = &app->identifier;
+
+    } else if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
+               && name.len == 6 && ngx_strncmp(name.data, "expire", 6) == 0)
+    {
+        app->expire = ngx_parse_time(&value, 1);
+
+        /* remade at half its life: anything shorter is churn */
+        if (app->expire == (time_t) NGX_ERROR || app->expire < 600) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"expire=\" of app \"%V\", "
+                               "it must be at least 10m", &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+
+    } else {
+        goto invalid;
+    }
+
+    if (target->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate \"%V=\" of app \"%V\"", &name,
+                           &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    *target = value;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    /* the option may hold a secret: name it, never show its value */
+
+    if (eq == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" of app \"%V\"",
+                           option, &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = option->data;
+    name.len = eq - option->data;
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V=...\" of app \"%V\"%s",
+                       &name, &app->name,
+                       eq + 1 == option->data + option->len
+                       ? ": empty value" : "");
+    return NGX_CONF_ERROR;
+}
+
+
+/* "tim:prod" in a codes table row: the app, or NULL */
+
+ngx_http_upbot_app_t *
+ngx_http_upbot_app_find(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name)
+{
+    ngx_uint_t             i;
+    ngx_http_upbot_app_t  *apps;
+
+    apps = umcf->apps.elts;
+
+    for (i = 0; i < umcf->apps.nelts; i++) {
+        if (apps[i].name.len == name->len
+            && ngx_strncmp(apps[i].name.data, name->data, name->len) == 0)
+        {
+            return &apps[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * The walker: yajl's callbacks keep the key path; the provider's scalar
+ * and map callbacks decide what a value at that path means.  Answers are
+ * parsed from whatever pieces they arrive in and never built into a tree.
+ */
+
+static int
+ngx_http_upbot_walk_null(void *ctx)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    return w->scalar(w, ngx_http_upbot_json_null, NULL, 0, 0) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_boolean(void *ctx, int b)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    return w->scalar(w, ngx_http_upbot_json_bool, NULL, 0, b) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_integer(void *ctx, long long n)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    return w->scalar(w, ngx_http_upbot_json_int, NULL, 0, n) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_double(void *ctx, double d)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    return w->scalar(w, ngx_http_upbot_json_other, NULL, 0, 0) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_string(void *ctx, const unsigned char *s, size_t len)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    return w->scalar(w, ngx_http_upbot_json_string, s, len, 0) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_open(ngx_http_upbot_walk_t *w, ngx_uint_t array)
+{
+    w->depth++;
+
+    if (w->depth <= NGX_HTTP_UPBOT_WALK_DEPTH) {
+        w->key_len[w->depth] = 0;
+
+        if (array) {
+            w->array |= (ngx_uint_t) 1 << w->depth;
+
+        } else {
+            w->array &= ~((ngx_uint_t) 1 << w->depth);
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_http_upbot_walk_start_map(void *ctx)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    ngx_http_upbot_walk_open(w, 0);
+
+    return w->map == NULL || w->map(w, 1) == NGX_OK;
+}
+
+
+static int
+ngx_http_upbot_walk_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    if (w->depth > NGX_HTTP_UPBOT_WALK_DEPTH) {
+        return 1;
+    }
+
+    /* a key too long to be one we look for matches none */
+
+    if (len > NGX_HTTP_UPBOT_WALK_KEY) {
+        w->key_len[w->depth] = 0;
+        return 1;
+    }
+
+    ngx_memcpy(w->keys[w->depth], key, len);
+    w->key_len[w->depth] = len;
+
+    return 1;
+}
+
+
+static int
+ngx_http_upbot_walk_end_map(void *ctx)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    if (w->map && w->map(w, 0) != NGX_OK) {
+        return 0;
+    }
+
+    w->depth--;
+
+    return 1;
+}
+
+
+static int
+ngx_http_upbot_walk_start_array(void *ctx)
+{
+    return ngx_http_upbot_walk_open(ctx, 1);
+}
+
+
+static int
+ngx_http_upbot_walk_end_array(void *ctx)
+{
+    ngx_http_upbot_walk_t  *w = ctx;
+
+    w->depth--;
+
+    return 1;
+}
+
+
+static yajl_callbacks  ngx_http_upbot_walk_callbacks = {
+    ngx_http_upbot_walk_null,
+    ngx_http_upbot_walk_boolean,
+    ngx_http_upbot_walk_integer,
+    ngx_http_upbot_walk_double,
+    NULL,
+    ngx_http_upbot_walk_string,
+    ngx_http_upbot_walk_start_map,
+    ngx_http_upbot_walk_map_key,
+    ngx_http_upbot_walk_end_map,
+    ngx_http_upbot_walk_start_array,
+    ngx_http_upbot_walk_end_array
+};
+
+
+/* NGX_OK, NGX_DECLINED with a reason in "error", or NGX_ERROR */
+
+ngx_int_t
+ngx_http_upbot_walk(ngx_http_upbot_walk_t *w, u_char *data, size_t len,
+    ngx_str_t *error)
+{
+    u_char            *msg;
+    ngx_int_t          rc;
+    yajl_handle        h;
+    yajl_status        st;
+    yajl_alloc_funcs   afs;
+
+    ngx_http_upbot_yajl_alloc_funcs(&afs, w->reply->pool);
+
+    h = yajl_alloc(&ngx_http_upbot_walk_callbacks, &afs, w);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    st = yajl_parse(h, data, len);
+
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+
+    rc = NGX_OK;
+
+    if (st != yajl_status_ok) {
+        rc = NGX_DECLINED;
+
+        if (st == yajl_status_client_canceled) {
+            ngx_str_set(error, "unexpected JSON shape");
+
+        } else {
+            msg = yajl_get_error(h, 0, data, len);
+
+            if (msg == NULL
+                || ngx_http_upbot_copy(w->reply->pool, error, msg,
+                                       ngx_strlen(msg))
+                   != NGX_OK)
+            {
+                rc = NGX_ERROR;
+            }
+
+            if (msg) {
+                yajl_free_error(h, msg);
+            }
+
+            /* yajl's message ends with a newline */
+
+            while (error->len && (error->data[error->len - 1] == '\n'
+                                  || error->data[error->len - 1] == ' '))
+            {
+                error->len--;
+            }
+        }
+    }
+
+    yajl_free(h);
+
+    return rc;
+}
+
+
+/* a new group at the end of a reply, its numbers not said yet */
+
+ngx_http_upbot_fetched_t *
+ngx_http_upbot_reply_group(ngx_http_upbot_reply_t *reply)
+{
+    ngx_http_upbot_fetched_t  *g;
+
+    g = ngx_array_push(&reply->groups);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(g, sizeof(ngx_http_upbot_fetched_t));
+    g->members = -1;
+    g->max_members = -1;
+
+    return g;
+}
+
+
+ngx_int_t
+ngx_http_upbot_copy(ngx_pool_t *pool, ngx_str_t *dst, const u_char *s,
+    size_t len)
+{
+    dst->data = ngx_pnalloc(pool, len);
+    if (dst->data == NULL && len) {
+        return NGX_ERROR;
+    }
+
+    if (len) {
+        ngx_memcpy(dst->data, s, len);
+    }
+
+    dst->len = len;
+
+    return NGX_OK;
+}

@@ -1,0 +1,399 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * Tencent Cloud IM, v4/group_open_http_svc/get_group_info (seed 002):
+ * the UserSig (TLSSigAPIv2), the request body and the answer.  Pure: no
+ * request, no I/O; the subrequest is ngx_http_upbot_fetch.c's.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <zlib.h>
+
+
+#define NGX_HTTP_UPBOT_TIM_JSON_MAX  256    /* the sig document less the id */
+
+
+static ngx_int_t ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
+    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    long long n);
+static ngx_int_t ngx_http_upbot_tim_map(ngx_http_upbot_walk_t *w,
+    ngx_uint_t open);
+
+
+/* the largest UserSig an identifier of this length makes */
+
+size_t
+ngx_http_upbot_tim_usersig_size(size_t identifier_len)
+{
+    uLong  json;
+
+    json = NGX_HTTP_UPBOT_TIM_JSON_MAX + identifier_len;
+
+    return ngx_base64_encoded_length(compressBound(json));
+}
+
+
+/*
+ * TLSSigAPIv2: HMAC-SHA256 with the key over
+ * "TLS.identifier:ID\nTLS.sdkappid:APPID\nTLS.time:T\nTLS.expire:E\n",
+ * its base64 is TLS.sig; the JSON document of the fields and the sig is
+ * zlib-compressed and base64-encoded with '+' '/' '=' as '*' '-' '_'.
+ * The identifier was checked at configuration time to need no escaping.
+ */
+
+ngx_int_t
+ngx_http_upbot_tim_usersig(ngx_str_t *identifier, ngx_str_t *sdkappid,
+    ngx_str_t *key, time_t now, time_t expire, u_char *out, size_t *len)
+{
+    u_char        *p, *last;
+    u_char         content[NGX_HTTP_UPBOT_TIM_JSON_MAX + 256];
+    u_char         mac[EVP_MAX_MD_SIZE], sig64[64];
+    u_char         json[NGX_HTTP_UPBOT_TIM_JSON_MAX + 256];
+    u_char         packed[NGX_HTTP_UPBOT_TIM_JSON_MAX + 512];
+    uLongf         packed_len;
+    ngx_str_t      src, dst;
+    unsigned int   mac_len;
+
+    if (identifier->len > 128) {
+        return NGX_ERROR;
+    }
+
+    last = content + sizeof(content);
+
+    p = ngx_slprintf(content, last,
+                     "TLS.identifier:%V\nTLS.sdkappid:%V\nTLS.time:%T\n"
+                     "TLS.expire:%T\n", identifier, sdkappid, now, expire);
+
+    if (HMAC(EVP_sha256(), key->data, (int) key->len, content, p - content,
+             mac, &mac_len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    src.data = mac;
+    src.len = mac_len;
+    dst.data = sig64;
+    ngx_encode_base64(&dst, &src);
+
+    last = json + sizeof(json);
+
+    p = ngx_slprintf(json, last,
+                     "{\"TLS.ver\":\"2.0\",\"TLS.identifier\":\"%V\","
+                     "\"TLS.sdkappid\":%V,\"TLS.expire\":%T,"
+                     "\"TLS.time\":%T,\"TLS.sig\":\"%V\"}",
+                     identifier, sdkappid, expire, now, &dst);
+
+    if (p == last) {
+        return NGX_ERROR;
+    }
+
+    packed_len = sizeof(packed);
+
+    if (compress2(packed, &packed_len, json, p - json, Z_DEFAULT_COMPRESSION)
+        != Z_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_base64_encoded_length(packed_len)
+        > ngx_http_upbot_tim_usersig_size(identifier->len))
+    {
+        return NGX_ERROR;
+    }
+
+    src.data = packed;
+    src.len = packed_len;
+    dst.data = out;
+    ngx_encode_base64(&dst, &src);
+
+    for (p = out; p < out + dst.len; p++) {
+        switch (*p) {
+        case '+':
+            *p = '*';
+            break;
+        case '/':
+            *p = '-';
+            break;
+        case '=':
+            *p = '_';
+            break;
+        }
+    }
+
+    *len = dst.len;
+
+    ngx_explicit_memzero(content, sizeof(content));
+    ngx_explicit_memzero(mac, sizeof(mac));
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"GroupIdList":[...],"ResponseFilter":{"GroupBaseInfoFilter":[the
+ * fields used],"AppDefinedDataFilter_Group":[the url field]}}
+ */
+
+ngx_int_t
+ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
+    ngx_str_t *url_field, ngx_str_t *body)
+{
+    size_t            len;
+    yajl_gen          g;
+    ngx_uint_t        i;
+    yajl_gen_status   st;
+    const u_char     *buf;
+
+    static const char  *fields[] = {
+        "Name", "FaceUrl", "MemberNum", "MaxMemberNum"
+    };
+
+    g = ngx_http_upbot_gen_create(pool);
+    if (g == NULL) {
+        return NGX_ERROR;
+    }
+
+    st = yajl_gen_map_open(g);
+    st |= yajl_gen_string(g, (u_char *) "GroupIdList", 11);
+    st |= yajl_gen_array_open(g);
+
+    for (i = 0; i < n; i++) {
+        st |= yajl_gen_string(g, ids[i]->data, ids[i]->len);
+    }
+
+    st |= yajl_gen_array_close(g);
+    st |= yajl_gen_string(g, (u_char *) "ResponseFilter", 14);
+    st |= yajl_gen_map_open(g);
+    st |= yajl_gen_string(g, (u_char *) "GroupBaseInfoFilter", 19);
+    st |= yajl_gen_array_open(g);
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        st |= yajl_gen_string(g, (u_char *) fields[i],
+                              ngx_strlen(fields[i]));
+    }
+
+    st |= yajl_gen_array_close(g);
+    st |= yajl_gen_string(g, (u_char *) "AppDefinedDataFilter_Group", 26);
+    st |= yajl_gen_array_open(g);
+    st |= yajl_gen_string(g, url_field->data, url_field->len);
+    st |= yajl_gen_array_close(g);
+    st |= yajl_gen_map_close(g);
+    st |= yajl_gen_map_close(g);
+    st |= yajl_gen_get_buf(g, &buf, &len);
+
+    if (st != yajl_gen_status_ok) {
+        return NGX_ERROR;
+    }
+
+    body->data = (u_char *) buf;
+    body->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * {"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","GroupInfo":[{
+ * "GroupId":...,"ErrorCode":0,"Name":...,"FaceUrl":...,"MemberNum":N,
+ * "MaxMemberNum":N,"AppDefinedData":[{"Key":...,"Value":...}]}]}
+ */
+
+ngx_int_t
+ngx_http_upbot_tim_parse(ngx_http_upbot_reply_t *reply, u_char *data,
+    size_t len, ngx_str_t *error)
+{
+    ngx_int_t               rc;
+    ngx_http_upbot_walk_t  *w;
+
+    w = ngx_pcalloc(reply->pool, sizeof(ngx_http_upbot_walk_t));
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->reply = reply;
+    w->scalar = ngx_http_upbot_tim_scalar;
+    w->map = ngx_http_upbot_tim_map;
+
+    reply->error = -1;
+
+    rc = ngx_http_upbot_walk(w, data, len, error);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (reply->error == -1) {
+        ngx_str_set(error, "no \"ErrorCode\"");
+        return NGX_DECLINED;
+    }
+
+    if (reply->error == 0
+        && (reply->status.len != 2
+            || ngx_strncmp(reply->status.data, "OK", 2) != 0))
+    {
+        ngx_str_set(error, "\"ActionStatus\" is not \"OK\"");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* depth 3 is a group of GroupInfo; depth 5 a pair of its AppDefinedData */
+
+#define ngx_http_upbot_tim_in_group(w)                                       \
+    (ngx_http_upbot_walk_key(w, 1, "GroupInfo") && (w)->group                \
+     && ((w)->array & (1 << 2)))
+
+static ngx_int_t
+ngx_http_upbot_tim_map(ngx_http_upbot_walk_t *w, ngx_uint_t open)
+{
+    ngx_str_t  *field = &w->reply->url_field;
+
+    if (w->depth == 3 && ngx_http_upbot_walk_key(w, 1, "GroupInfo")
+        && (w->array & (1 << 2)))
+    {
+        if (open) {
+            w->group = ngx_http_upbot_reply_group(w->reply);
+            if (w->group == NULL) {
+                return NGX_ERROR;
+            }
+
+        } else {
+            w->group = NULL;
+        }
+
+        return NGX_OK;
+    }
+
+    if (w->depth == 5 && ngx_http_upbot_tim_in_group(w)
+        && ngx_http_upbot_walk_key(w, 3, "AppDefinedData"))
+    {
+        if (open) {
+            ngx_str_null(&w->pair_key);
+            ngx_str_null(&w->pair_value);
+            return NGX_OK;
+        }
+
+        if (w->pair_key.len == field->len
+            && ngx_strncmp(w->pair_key.data, field->data, field->len) == 0)
+        {
+            w->group->url = w->pair_value;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
+    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    long long n)
+{
+    ngx_pool_t                *pool = w->reply->pool;
+    ngx_http_upbot_fetched_t  *g = w->group;
+
+    if (w->depth == 1) {
+        if (ngx_http_upbot_walk_key(w, 1, "ErrorCode")) {
+            if (type != ngx_http_upbot_json_int || n < 0
+                || n > NGX_MAX_INT32_VALUE)
+            {
+                return NGX_ERROR;
+            }
+
+            w->reply->error = n;
+
+        } else if (ngx_http_upbot_walk_key(w, 1, "ActionStatus")
+                   && type == ngx_http_upbot_json_string)
+        {
+            return ngx_http_upbot_copy(pool, &w->reply->status, s, len);
+
+        } else if (ngx_http_upbot_walk_key(w, 1, "ErrorInfo")
+                   && type == ngx_http_upbot_json_string)
+        {
+            return ngx_http_upbot_copy(pool, &w->reply->info, s,
+                                       ngx_min(len, 256));
+        }
+
+        return NGX_OK;
+    }
+
+    if (w->depth == 3 && ngx_http_upbot_tim_in_group(w)) {
+
+        if (ngx_http_upbot_walk_key(w, 3, "GroupId")) {
+            if (type != ngx_http_upbot_json_string) {
+                return NGX_ERROR;
+            }
+
+            return ngx_http_upbot_copy(pool, &g->id, s, len);
+        }
+
+        if (ngx_http_upbot_walk_key(w, 3, "ErrorCode")) {
+            if (type != ngx_http_upbot_json_int || n < 0
+                || n > NGX_MAX_INT32_VALUE)
+            {
+                return NGX_ERROR;
+            }
+
+            g->error = n;
+            return NGX_OK;
+        }
+
+        if (ngx_http_upbot_walk_key(w, 3, "Name")) {
+            return type == ngx_http_upbot_json_string
+                   ? ngx_http_upbot_copy(pool, &g->name, s, len) : NGX_OK;
+        }
+
+        if (ngx_http_upbot_walk_key(w, 3, "FaceUrl")) {
+            return type == ngx_http_upbot_json_string
+                   ? ngx_http_upbot_copy(pool, &g->face_url, s, len)
+                   : NGX_OK;
+        }
+
+        if (ngx_http_upbot_walk_key(w, 3, "MemberNum")) {
+            if (type != ngx_http_upbot_json_int || n < 0
+                || n > NGX_MAX_INT32_VALUE)
+            {
+                return NGX_ERROR;
+            }
+
+            g->members = n;
+            return NGX_OK;
+        }
+
+        if (ngx_http_upbot_walk_key(w, 3, "MaxMemberNum")) {
+            if (type != ngx_http_upbot_json_int || n < 0
+                || n > NGX_MAX_INT32_VALUE)
+            {
+                return NGX_ERROR;
+            }
+
+            g->max_members = n;
+            return NGX_OK;
+        }
+
+        return NGX_OK;
+    }
+
+    if (w->depth == 5 && ngx_http_upbot_tim_in_group(w)
+        && ngx_http_upbot_walk_key(w, 3, "AppDefinedData")
+        && type == ngx_http_upbot_json_string)
+    {
+        if (ngx_http_upbot_walk_key(w, 5, "Key")) {
+            return ngx_http_upbot_copy(pool, &w->pair_key, s, len);
+        }
+
+        if (ngx_http_upbot_walk_key(w, 5, "Value")) {
+            return ngx_http_upbot_copy(pool, &w->pair_value, s, len);
+        }
+    }
+
+    return NGX_OK;
+}
