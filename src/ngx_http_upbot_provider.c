@@ -90,8 +90,7 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            app->name.len) == 0)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "app \"%V\" is already declared in %V:%ui",
-                               &app->name, &apps[i].file, apps[i].line);
+                               "duplicate app \"%V\"", &app->name);
             return NGX_CONF_ERROR;
         }
     }

@@ -499,3 +499,227 @@ qr/\[emerg\] .*"upbot_max_string_length" directive invalid value in \S+nginx\.co
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"upbot_pick" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 37: a live row naming an app that is not declared
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_codes {
+        c1  tim:prod  @TGS#1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown app "tim:prod" of code "c1", declare it with "upbot_tim", in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 38: a Yunxin row naming a Tencent app
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k location=/_t;
+    upbot_codes {
+        c1  yunxin:prod  17889/1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*unknown app "yunxin:prod" of code "c1", declare it with "upbot_yunxin", in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 39: live groups without a zone
+--- http_config
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k location=/_t;
+    upbot_codes {
+        c1  tim:prod  @TGS#1;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*live groups need "upbot_zone" for their facts, in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 40: an app without its secret
+--- http_config
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "tim:prod" has no "key=" or "key_file=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 41: a secret file that cannot be read
+--- http_config
+    upbot_yunxin  cn  appkey=AK secret_file=$TEST_NGINX_SERVER_ROOT/html/nope location=/_y/;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*open\(\) "\S+\/html\/nope" failed \(2: No such file or directory\) in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 42: an empty secret file
+--- user_files
+>>> tokens
+t0k3n  test
+>>> yx.secret
+
+--- http_config
+    upbot_yunxin  cn  appkey=AK secret_file=$TEST_NGINX_SERVER_ROOT/html/yx.secret location=/_y/;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "yunxin:cn": "\S+\/html\/yx\.secret" is empty in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 43: both an inline secret and a secret file
+--- user_files
+>>> tokens
+t0k3n  test
+>>> tim.key
+k3y
+--- http_config
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=S3CRETVALUE key_file=$TEST_NGINX_SERVER_ROOT/html/tim.key location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "tim:prod" has both "key=" and "key_file=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 44: a mistyped option never shows its value
+--- http_config
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "kye=\.\.\." of app "tim:prod" in \S+nginx\.conf:\d+/
+--- no_error_log
+S3CRETVALUE
+
+
+
+=== TEST 45: an app without its id, identifier or location
+--- http_config
+    upbot_tim  prod  identifier=admin key=k location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "tim:prod" has no "sdkappid=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 46: a Tencent app without an identifier
+--- http_config
+    upbot_tim  prod  sdkappid=1400000000 key=k location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "tim:prod" has no "identifier=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 47: an app without a location
+--- http_config
+    upbot_yunxin  cn  appkey=AK secret=s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*app "yunxin:cn" has no "location=" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 48: a sdkappid that is not a number
+--- http_config
+    upbot_tim  prod  sdkappid=abc identifier=admin key=k location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "sdkappid=\.\.\." of app "tim:prod" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 49: the same app twice
+--- http_config
+    upbot_tim  prod  sdkappid=1 identifier=admin key=k location=/_t;
+    upbot_tim  prod  sdkappid=2 identifier=admin key=k location=/_t;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*duplicate app "tim:prod" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 50: a UserSig lifetime too short to be worth it
+--- http_config
+    upbot_tim  prod  sdkappid=1 identifier=admin key=k location=/_t expire=5m;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid "expire=" of app "tim:prod", it must be at least 10m in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 51: a Yunxin team without its type
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_yunxin  cn  appkey=AK secret=s location=/_y/;
+    upbot_codes {
+        c1  yunxin:cn  17889;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid team "17889" of code "c1", expected TEAM_ID\/1 or TEAM_ID\/2 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 52: a Yunxin team type that does not exist
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_yunxin  cn  appkey=AK secret=s location=/_y/;
+    upbot_codes {
+        c1  yunxin:cn  17889/3;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid team "17889\/3" of code "c1"/
+
+
+
+=== TEST 53: member counts are the provider's to say
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_tim  prod  sdkappid=1 identifier=admin key=k location=/_t;
+    upbot_codes {
+        c1  tim:prod  @TGS#1  members=3;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"members=" and "max_members=" are for static groups; the provider says them for group "\@TGS#1" of code "c1" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 54: a zone without a size
+--- http_config
+    upbot_zone  upbot;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid zone "upbot", expected NAME:SIZE in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 55: a zone too small
+--- http_config
+    upbot_zone  upbot:4k;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*zone "upbot:4k" is too small in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 56: upbot_cache with an unknown parameter
+--- http_config
+    upbot_cache  ttl=60s fresh=10s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "fresh=10s" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 57: upbot_cache with a ttl of zero
+--- http_config
+    upbot_cache  ttl=0;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "ttl=0" in \S+nginx\.conf:\d+/
