@@ -265,6 +265,7 @@ void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
 
 /* fetch */
+ngx_int_t ngx_http_upbot_fetch_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
     ngx_http_upbot_lookup_t *lk);
 

@@ -5,9 +5,10 @@
  * Fetching group facts: one subrequest per provider call, to the app's
  * internal location, which proxy_passes to the provider.  Tencent takes
  * up to 50 groups a POST, Yunxin one team a GET.  The subrequests run side
- * by side; their answers are read in memory (subrequest_output_buffer_size)
- * and parsed in one pass, stored in the facts cache, and the request goes
- * on when the last one is in.
+ * by side.  A body filter takes their answers as they arrive and parses
+ * them piece by piece (nothing is kept but the facts; an answer may be as
+ * large as the location's subrequest_output_buffer_size); the facts are
+ * stored in the cache, and the request goes on when the last call is in.
  */
 
 
@@ -16,7 +17,8 @@
 #include <openssl/rand.h>
 
 
-#define NGX_HTTP_UPBOT_NONCE_LEN  32
+#define NGX_HTTP_UPBOT_NONCE_LEN    32
+#define NGX_HTTP_UPBOT_ANSWER_MAX   (1024 * 1024)
 
 
 typedef struct {
@@ -24,8 +26,14 @@ typedef struct {
     ngx_http_upbot_app_t           *app;
     ngx_uint_t                     *index;       /* the groups of the call */
     ngx_uint_t                      n;
+    ngx_http_upbot_reply_t          reply;
+    size_t                          limit;       /* of the answer's size */
+    unsigned                        too_big:1;
     unsigned                        done:1;
 } ngx_http_upbot_call_t;
+
+
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
 
 static ngx_int_t ngx_http_upbot_fetch_tim(ngx_http_request_t *r,
@@ -46,6 +54,20 @@ static void ngx_http_upbot_fetch_resume(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upbot_header(ngx_pool_t *pool, ngx_table_elt_t *h,
     const char *key, u_char *value, size_t len);
 static ngx_int_t ngx_http_upbot_is_gone(ngx_uint_t source, ngx_int_t error);
+static ngx_int_t ngx_http_upbot_fetch_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call,
+    ngx_buf_t *b, ngx_log_t *log);
+
+
+ngx_int_t
+ngx_http_upbot_fetch_init(ngx_conf_t *cf)
+{
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_upbot_fetch_body_filter;
+
+    return NGX_OK;
+}
 
 
 /* every group in lk->fetch, grouped into calls by app */
@@ -355,8 +377,14 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
     ps->data = call;
 
     if (ngx_http_subrequest(r, uri, args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+                            NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upbot_reply_init(&call->reply, r->pool, call->app->source,
+                                  &call->app->url_field, call->n)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -433,18 +461,20 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_upbot_call_t *call = data;
 
-    u_char                  *body;
-    size_t                   len;
     ngx_int_t                prc;
-    ngx_str_t                error, detail;
+    ngx_str_t                detail;
     ngx_uint_t               status;
     ngx_http_request_t      *r;
     ngx_http_upbot_reply_t  *reply;
 
-    /* a subrequest's post handler may run again as it is finalized */
+    /*
+     * A subrequest's post handler may run again as it is finalized.  What
+     * it returns is the subrequest's end: NGX_OK, whatever the provider
+     * did, for NGX_ERROR would end the client's request too.
+     */
 
     if (call->done) {
-        return rc;
+        return NGX_OK;
     }
 
     call->done = 1;
@@ -461,23 +491,9 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
         ngx_str_set(&detail, "no answer (see the error above)");
 
-        if (rc == NGX_ERROR) {
-            ngx_str_set(&detail, "no complete answer: larger than "
-                                 "subrequest_output_buffer_size, "
-                                 "or cut short");
-        }
-
         ngx_http_upbot_fetch_failed(r, call, status, "the call failed", NULL,
                                     &detail);
-        return rc;
-    }
-
-    body = NULL;
-    len = 0;
-
-    if (sr->out && sr->out->buf) {
-        body = sr->out->buf->pos;
-        len = sr->out->buf->last - sr->out->buf->pos;
+        return NGX_OK;
     }
 
     if (status != NGX_HTTP_OK) {
@@ -494,29 +510,20 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                                     ? NGX_HTTP_GATEWAY_TIME_OUT
                                     : NGX_HTTP_BAD_GATEWAY,
                                     "the call failed", NULL, &detail);
-        return rc;
+        return NGX_OK;
     }
 
-    reply = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_reply_t));
-    if (reply == NULL) {
-        return NGX_ERROR;
+    reply = &call->reply;
+
+    if (call->too_big) {
+        ngx_str_set(&detail, "the answer is larger than 1 MB and than "
+                             "subrequest_output_buffer_size");
+        ngx_http_upbot_fetch_failed(r, call, NGX_HTTP_BAD_GATEWAY,
+                                    "the call failed", NULL, &detail);
+        return NGX_OK;
     }
 
-    reply->pool = r->pool;
-    reply->url_field = call->app->url_field;
-
-    if (ngx_array_init(&reply->groups, r->pool, call->n,
-                       sizeof(ngx_http_upbot_fetched_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    ngx_str_null(&error);
-
-    prc = (call->app->source == NGX_HTTP_UPBOT_SOURCE_TIM)
-          ? ngx_http_upbot_tim_parse(reply, body, len, &error)
-          : ngx_http_upbot_yunxin_parse(reply, body, len, &error);
+    prc = ngx_http_upbot_reply_finish(reply);
 
     if (prc == NGX_ERROR) {
         return NGX_ERROR;
@@ -525,13 +532,13 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (prc == NGX_DECLINED) {
         ngx_http_upbot_fetch_failed(r, call, NGX_HTTP_BAD_GATEWAY,
                                     "the answer is not understood", NULL,
-                                    &error);
-        return rc;
+                                    &reply->why);
+        return NGX_OK;
     }
 
     ngx_http_upbot_fetch_apply(r, call, reply);
 
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -748,6 +755,112 @@ ngx_http_upbot_header(ngx_pool_t *pool, ngx_table_elt_t *h, const char *key,
     }
 
     h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The answers of upbot's own subrequests stop here: parsed as they pass,
+ * then dropped, so they never reach the client's response.
+ */
+
+static ngx_int_t
+ngx_http_upbot_fetch_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_http_upbot_call_t     *call;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (r == r->main || r->post_subrequest == NULL
+        || r->post_subrequest->handler != ngx_http_upbot_fetch_done)
+    {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    call = r->post_subrequest->data;
+
+    if (call->limit == 0) {
+        /* Tencent's own limit is 1 MB; a location may allow more */
+        clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+        call->limit = ngx_max(clcf->subrequest_output_buffer_size,
+                              NGX_HTTP_UPBOT_ANSWER_MAX);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        /* an error page made for a failed call is not an answer */
+
+        if (!call->done && !call->too_big
+            && r->headers_out.status == NGX_HTTP_OK)
+        {
+            if (ngx_http_upbot_fetch_read(call, b, r->connection->log)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call, ngx_buf_t *b,
+    ngx_log_t *log)
+{
+    u_char   buf[4096];
+    off_t    pos;
+    size_t   size;
+    ssize_t  n;
+
+    if (ngx_buf_in_memory(b)) {
+        size = b->last - b->pos;
+
+        if (call->reply.size + size > call->limit) {
+            call->too_big = 1;
+            return NGX_OK;
+        }
+
+        return ngx_http_upbot_reply_feed(&call->reply, b->pos, size);
+    }
+
+    if (!b->in_file) {
+        return NGX_OK;
+    }
+
+    /* buffered to a temp file by the proxy: read it back in pieces */
+
+    for (pos = b->file_pos; pos < b->file_last; pos += n) {
+        size = (size_t) ngx_min(b->file_last - pos, (off_t) sizeof(buf));
+
+        if (call->reply.size + size > call->limit) {
+            call->too_big = 1;
+            return NGX_OK;
+        }
+
+        n = ngx_read_file(b->file, buf, size, pos);
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "upbot: cannot read a provider's answer back "
+                          "from \"%V\"", &b->file->name);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_upbot_reply_feed(&call->reply, buf, n) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }

@@ -150,7 +150,7 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
 
 static ngx_http_module_t  ngx_http_upbot_module_ctx = {
     ngx_http_upbot_add_variables,          /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_upbot_fetch_init,             /* postconfiguration */
 
     ngx_http_upbot_create_main_conf,       /* create main configuration */
     ngx_http_upbot_init_main_conf,         /* init main configuration */

@@ -23,6 +23,8 @@ typedef struct {
 static char *ngx_http_upbot_app_option(ngx_conf_t *cf,
     const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
     ngx_str_t *option, ngx_str_t *secret_file);
+static ngx_int_t ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w,
+    yajl_status st, u_char *data, size_t len, ngx_str_t *error);
 
 
 static const ngx_http_upbot_provider_kind_t  ngx_http_upbot_kinds[] = {
@@ -506,65 +508,191 @@ static yajl_callbacks  ngx_http_upbot_walk_callbacks = {
 };
 
 
+ngx_int_t
+ngx_http_upbot_walk_start(ngx_http_upbot_walk_t *w)
+{
+    yajl_alloc_funcs  afs;
+
+    /* yajl's memory is the pool's: nothing to free by hand */
+
+    ngx_http_upbot_yajl_alloc_funcs(&afs, w->reply->pool);
+
+    w->handle = yajl_alloc(&ngx_http_upbot_walk_callbacks, &afs, w);
+
+    return w->handle ? NGX_OK : NGX_ERROR;
+}
+
+
 /* NGX_OK, NGX_DECLINED with a reason in "error", or NGX_ERROR */
+
+ngx_int_t
+ngx_http_upbot_walk_feed(ngx_http_upbot_walk_t *w, u_char *data, size_t len,
+    ngx_str_t *error)
+{
+    return ngx_http_upbot_walk_status(w, yajl_parse(w->handle, data, len),
+                                      data, len, error);
+}
+
+
+ngx_int_t
+ngx_http_upbot_walk_finish(ngx_http_upbot_walk_t *w, ngx_str_t *error)
+{
+    return ngx_http_upbot_walk_status(w, yajl_complete_parse(w->handle),
+                                      NULL, 0, error);
+}
+
+
+/* a whole document in one buffer */
 
 ngx_int_t
 ngx_http_upbot_walk(ngx_http_upbot_walk_t *w, u_char *data, size_t len,
     ngx_str_t *error)
 {
-    u_char            *msg;
-    ngx_int_t          rc;
-    yajl_handle        h;
-    yajl_status        st;
-    yajl_alloc_funcs   afs;
+    ngx_int_t  rc;
 
-    ngx_http_upbot_yajl_alloc_funcs(&afs, w->reply->pool);
+    rc = ngx_http_upbot_walk_start(w);
 
-    h = yajl_alloc(&ngx_http_upbot_walk_callbacks, &afs, w);
-    if (h == NULL) {
+    if (rc == NGX_OK) {
+        rc = ngx_http_upbot_walk_feed(w, data, len, error);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_upbot_walk_finish(w, error);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w, yajl_status st,
+    u_char *data, size_t len, ngx_str_t *error)
+{
+    u_char     *msg;
+    ngx_int_t   rc;
+
+    if (st == yajl_status_ok) {
+        return NGX_OK;
+    }
+
+    if (st == yajl_status_client_canceled) {
+        ngx_str_set(error, "unexpected JSON shape");
+        return NGX_DECLINED;
+    }
+
+    msg = yajl_get_error(w->handle, 0, data, len);
+    if (msg == NULL) {
         return NGX_ERROR;
     }
 
-    st = yajl_parse(h, data, len);
+    rc = ngx_http_upbot_copy(w->reply->pool, error, msg, ngx_strlen(msg));
 
-    if (st == yajl_status_ok) {
-        st = yajl_complete_parse(h);
+    yajl_free_error(w->handle, msg);
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
     }
 
-    rc = NGX_OK;
+    /* yajl's message ends with a newline */
 
-    if (st != yajl_status_ok) {
-        rc = NGX_DECLINED;
-
-        if (st == yajl_status_client_canceled) {
-            ngx_str_set(error, "unexpected JSON shape");
-
-        } else {
-            msg = yajl_get_error(h, 0, data, len);
-
-            if (msg == NULL
-                || ngx_http_upbot_copy(w->reply->pool, error, msg,
-                                       ngx_strlen(msg))
-                   != NGX_OK)
-            {
-                rc = NGX_ERROR;
-            }
-
-            if (msg) {
-                yajl_free_error(h, msg);
-            }
-
-            /* yajl's message ends with a newline */
-
-            while (error->len && (error->data[error->len - 1] == '\n'
-                                  || error->data[error->len - 1] == ' '))
-            {
-                error->len--;
-            }
-        }
+    while (error->len && (error->data[error->len - 1] == '\n'
+                          || error->data[error->len - 1] == ' '))
+    {
+        error->len--;
     }
 
-    yajl_free(h);
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A reply of Tencent (a list of groups) or Yunxin (one team), read from
+ * the pieces of a subrequest's answer as they come.
+ */
+
+ngx_int_t
+ngx_http_upbot_reply_init(ngx_http_upbot_reply_t *reply, ngx_pool_t *pool,
+    ngx_uint_t source, ngx_str_t *url_field, ngx_uint_t n)
+{
+    ngx_memzero(reply, sizeof(ngx_http_upbot_reply_t));
+
+    reply->pool = pool;
+    reply->source = source;
+    reply->url_field = *url_field;
+    reply->error = -1;
+
+    if (ngx_array_init(&reply->groups, pool, n,
+                       sizeof(ngx_http_upbot_fetched_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    reply->walk = ngx_pcalloc(pool, sizeof(ngx_http_upbot_walk_t));
+    if (reply->walk == NULL) {
+        return NGX_ERROR;
+    }
+
+    reply->walk->reply = reply;
+
+    if (source == NGX_HTTP_UPBOT_SOURCE_TIM) {
+        ngx_http_upbot_tim_reader(reply->walk);
+
+    } else {
+        ngx_http_upbot_yunxin_reader(reply->walk);
+    }
+
+    return ngx_http_upbot_walk_start(reply->walk);
+}
+
+
+/* NGX_ERROR only for a lack of memory; a bad answer is reply->bad */
+
+ngx_int_t
+ngx_http_upbot_reply_feed(ngx_http_upbot_reply_t *reply, u_char *data,
+    size_t len)
+{
+    ngx_int_t  rc;
+
+    if (reply->bad || len == 0) {
+        return NGX_OK;
+    }
+
+    reply->size += len;
+
+    rc = ngx_http_upbot_walk_feed(reply->walk, data, len, &reply->why);
+
+    if (rc == NGX_DECLINED) {
+        reply->bad = 1;
+        return NGX_OK;
+    }
+
+    return rc;
+}
+
+
+/* the answer is all in: NGX_OK, NGX_DECLINED (reply->why), NGX_ERROR */
+
+ngx_int_t
+ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply)
+{
+    ngx_int_t  rc;
+
+    if (reply->bad) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_upbot_walk_finish(reply->walk, &reply->why);
+
+    if (rc == NGX_OK) {
+        rc = (reply->source == NGX_HTTP_UPBOT_SOURCE_TIM)
+             ? ngx_http_upbot_tim_check(reply, &reply->why)
+             : ngx_http_upbot_yunxin_check(reply, &reply->why);
+    }
+
+    if (rc == NGX_DECLINED) {
+        reply->bad = 1;
+    }
 
     return rc;
 }

@@ -36,7 +36,10 @@ typedef struct {
 } ngx_http_upbot_fetched_t;
 
 
-/* a provider's whole answer */
+typedef struct ngx_http_upbot_walk_s  ngx_http_upbot_walk_t;
+
+
+/* a provider's whole answer, parsed as its pieces arrive */
 typedef struct {
     ngx_array_t                     groups;      /* ngx_http_upbot_fetched_t */
     ngx_int_t                       error;       /* top level, 0: none */
@@ -44,11 +47,13 @@ typedef struct {
     ngx_str_t                       status;      /* Tencent's ActionStatus */
     ngx_str_t                       url_field;   /* custom field with url */
     ngx_str_t                       extension;   /* Yunxin's, to parse */
+    ngx_uint_t                      source;
     ngx_pool_t                     *pool;
+    ngx_http_upbot_walk_t          *walk;
+    size_t                          size;        /* bytes fed */
+    ngx_str_t                       why;         /* not understood: why */
+    unsigned                        bad:1;
 } ngx_http_upbot_reply_t;
-
-
-typedef struct ngx_http_upbot_walk_s  ngx_http_upbot_walk_t;
 
 typedef enum {
     ngx_http_upbot_json_null = 0,
@@ -78,6 +83,8 @@ struct ngx_http_upbot_walk_s {
     /* Tencent's AppDefinedData pair being read */
     ngx_str_t                       pair_key;
     ngx_str_t                       pair_value;
+
+    yajl_handle                     handle;
 };
 
 
@@ -87,8 +94,18 @@ struct ngx_http_upbot_walk_s {
      && ngx_strncmp((w)->keys[d], name, sizeof(name) - 1) == 0)
 
 
+ngx_int_t ngx_http_upbot_walk_start(ngx_http_upbot_walk_t *w);
+ngx_int_t ngx_http_upbot_walk_feed(ngx_http_upbot_walk_t *w, u_char *data,
+    size_t len, ngx_str_t *error);
+ngx_int_t ngx_http_upbot_walk_finish(ngx_http_upbot_walk_t *w,
+    ngx_str_t *error);
 ngx_int_t ngx_http_upbot_walk(ngx_http_upbot_walk_t *w, u_char *data,
     size_t len, ngx_str_t *error);
+ngx_int_t ngx_http_upbot_reply_init(ngx_http_upbot_reply_t *reply,
+    ngx_pool_t *pool, ngx_uint_t source, ngx_str_t *url_field, ngx_uint_t n);
+ngx_int_t ngx_http_upbot_reply_feed(ngx_http_upbot_reply_t *reply,
+    u_char *data, size_t len);
+ngx_int_t ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply);
 ngx_http_upbot_fetched_t *ngx_http_upbot_reply_group(
     ngx_http_upbot_reply_t *reply);
 ngx_int_t ngx_http_upbot_copy(ngx_pool_t *pool, ngx_str_t *dst,
@@ -101,14 +118,16 @@ ngx_int_t ngx_http_upbot_tim_usersig(ngx_str_t *identifier,
     u_char *out, size_t *len);
 ngx_int_t ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids,
     ngx_uint_t n, ngx_str_t *url_field, ngx_str_t *body);
-ngx_int_t ngx_http_upbot_tim_parse(ngx_http_upbot_reply_t *reply,
-    u_char *data, size_t len, ngx_str_t *error);
+void ngx_http_upbot_tim_reader(ngx_http_upbot_walk_t *w);
+ngx_int_t ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply,
+    ngx_str_t *error);
 
 /* NetEase Yunxin IM */
 ngx_int_t ngx_http_upbot_yunxin_checksum(ngx_str_t *secret, ngx_str_t *nonce,
     ngx_str_t *curtime, u_char *hex);
-ngx_int_t ngx_http_upbot_yunxin_parse(ngx_http_upbot_reply_t *reply,
-    u_char *data, size_t len, ngx_str_t *error);
+void ngx_http_upbot_yunxin_reader(ngx_http_upbot_walk_t *w);
+ngx_int_t ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply,
+    ngx_str_t *error);
 
 
 #endif /* _NGX_HTTP_UPBOT_PROVIDER_H_INCLUDED_ */

@@ -204,30 +204,17 @@ ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
  * "MaxMemberNum":N,"AppDefinedData":[{"Key":...,"Value":...}]}]}
  */
 
-ngx_int_t
-ngx_http_upbot_tim_parse(ngx_http_upbot_reply_t *reply, u_char *data,
-    size_t len, ngx_str_t *error)
+void
+ngx_http_upbot_tim_reader(ngx_http_upbot_walk_t *w)
 {
-    ngx_int_t               rc;
-    ngx_http_upbot_walk_t  *w;
-
-    w = ngx_pcalloc(reply->pool, sizeof(ngx_http_upbot_walk_t));
-    if (w == NULL) {
-        return NGX_ERROR;
-    }
-
-    w->reply = reply;
     w->scalar = ngx_http_upbot_tim_scalar;
     w->map = ngx_http_upbot_tim_map;
+}
 
-    reply->error = -1;
 
-    rc = ngx_http_upbot_walk(w, data, len, error);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
+ngx_int_t
+ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
+{
     if (reply->error == -1) {
         ngx_str_set(error, "no \"ErrorCode\"");
         return NGX_DECLINED;

@@ -63,13 +63,47 @@ ngx_http_upbot_yunxin_checksum(ngx_str_t *secret, ngx_str_t *nonce,
  * "server_extension":"{...}"}}}; the team may also be straight in "data".
  */
 
-ngx_int_t
-ngx_http_upbot_yunxin_parse(ngx_http_upbot_reply_t *reply, u_char *data,
-    size_t len, ngx_str_t *error)
+void
+ngx_http_upbot_yunxin_reader(ngx_http_upbot_walk_t *w)
 {
-    ngx_int_t                  rc;
+    w->scalar = ngx_http_upbot_yunxin_scalar;
+    w->map = ngx_http_upbot_yunxin_map;
+}
+
+
+ngx_int_t
+ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
+{
+    ngx_str_t                  ignored;
     ngx_http_upbot_walk_t     *w;
     ngx_http_upbot_fetched_t  *g;
+
+    if (reply->error == -1) {
+        ngx_str_set(error, "no \"code\"");
+        return NGX_DECLINED;
+    }
+
+    if (reply->error != 200) {
+        return NGX_OK;
+    }
+
+    g = reply->groups.elts;
+
+    if (reply->groups.nelts == 0) {
+        ngx_str_set(error, "no \"data\"");
+        return NGX_DECLINED;
+    }
+
+    if (g->name.data == NULL && g->max_members == -1) {
+        ngx_str_set(error, "no team in \"data\"");
+        return NGX_DECLINED;
+    }
+
+    if (reply->extension.len == 0) {
+        return NGX_OK;
+    }
+
+    /* the url may be a field of server_extension, itself JSON */
 
     w = ngx_pcalloc(reply->pool, sizeof(ngx_http_upbot_walk_t));
     if (w == NULL) {
@@ -77,54 +111,16 @@ ngx_http_upbot_yunxin_parse(ngx_http_upbot_reply_t *reply, u_char *data,
     }
 
     w->reply = reply;
-    w->scalar = ngx_http_upbot_yunxin_scalar;
-    w->map = ngx_http_upbot_yunxin_map;
+    w->scalar = ngx_http_upbot_yunxin_extension;
+    w->group = g;
 
-    reply->error = -1;
+    /* an extension that is not JSON just has no url in it */
 
-    rc = ngx_http_upbot_walk(w, data, len, error);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (reply->error == -1) {
-        ngx_str_set(error, "no \"code\"");
-        return NGX_DECLINED;
-    }
-
-    /* the url may be a field of server_extension, itself JSON */
-
-    if (reply->error == 200 && reply->groups.nelts
-        && reply->extension.len)
+    if (ngx_http_upbot_walk(w, reply->extension.data, reply->extension.len,
+                            &ignored)
+        == NGX_ERROR)
     {
-        ngx_memzero(w, sizeof(ngx_http_upbot_walk_t));
-        w->reply = reply;
-        w->scalar = ngx_http_upbot_yunxin_extension;
-        w->group = reply->groups.elts;
-
-        if (ngx_http_upbot_walk(w, reply->extension.data,
-                                reply->extension.len, error)
-            == NGX_ERROR)
-        {
-            return NGX_ERROR;
-        }
-
-        /* an extension that is not JSON just has no url in it */
-    }
-
-    if (reply->error == 200) {
-        g = reply->groups.elts;
-
-        if (reply->groups.nelts == 0) {
-            ngx_str_set(error, "no \"data\"");
-            return NGX_DECLINED;
-        }
-
-        if (g->name.data == NULL && g->max_members == -1) {
-            ngx_str_set(error, "no team in \"data\"");
-            return NGX_DECLINED;
-        }
+        return NGX_ERROR;
     }
 
     return NGX_OK;
