@@ -165,6 +165,7 @@ typedef struct {
     void                           *req;         /* the parsed body */
     ngx_str_t                       code;
     ngx_str_t                       trace_id;
+    ngx_str_t                       trace_safe;  /* for logs and headers */
     ngx_str_t                       group;
     ngx_str_t                       error;
     ngx_str_t                       token_label;
@@ -290,6 +291,8 @@ ngx_int_t ngx_http_upbot_respond_init(ngx_conf_t *cf,
 ngx_int_t ngx_http_upbot_send(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     ngx_http_upbot_answer_t *answer);
+ngx_str_t *ngx_http_upbot_trace_id(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx);
 ngx_int_t ngx_http_upbot_fail(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     const char *fmt, ...);

@@ -247,9 +247,9 @@ static ngx_int_t
 ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
     ngx_http_upbot_call_t *call)
 {
-    u_char                  *p, *nonce, *curtime, *sum, *trace;
+    u_char                  *p, *nonce, *curtime, *sum;
     u_char                   rnd[NGX_HTTP_UPBOT_NONCE_LEN / 2];
-    ngx_str_t                uri, args, n, t;
+    ngx_str_t                uri, args, n, t, *trace;
     ngx_uint_t               nh;
     ngx_table_elt_t          h[5];
     ngx_http_upbot_ctx_t    *ctx;
@@ -320,30 +320,19 @@ ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
 
     nh = 4;
 
-    /* the client's trace id, made safe for a header line */
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
-    if (ctx->trace_id.len) {
-        trace = ngx_pnalloc(r->pool, ctx->trace_id.len);
-        if (trace == NULL) {
-            return NGX_ERROR;
-        }
+    trace = ngx_http_upbot_trace_id(r, ctx);
+    if (trace == NULL) {
+        return NGX_ERROR;
+    }
 
-        for (p = trace; p < trace + ctx->trace_id.len; p++) {
-            *p = ctx->trace_id.data[p - trace];
-
-            if (*p < ' ' || *p >= 0x7f) {
-                *p = '?';
-            }
-        }
-
-        if (ngx_http_upbot_header(r->pool, &h[nh++], "X-custom-traceid",
-                                  trace, ctx->trace_id.len)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (trace->len
+        && ngx_http_upbot_header(r->pool, &h[nh++], "X-custom-traceid",
+                                 trace->data, trace->len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     return ngx_http_upbot_subrequest(r, call, &uri, &args, NULL, h, nh);
@@ -548,7 +537,7 @@ static void
 ngx_http_upbot_fetch_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
     ngx_http_upbot_reply_t *reply)
 {
-    ngx_str_t                    detail;
+    ngx_str_t                    detail, *trace;
     ngx_int_t                    ok;
     ngx_uint_t                   i, j, idx, missing, failed;
     ngx_http_upbot_facts_t      *facts;
@@ -558,6 +547,12 @@ ngx_http_upbot_fetch_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
     ngx_http_upbot_main_conf_t  *umcf;
 
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    trace = ngx_http_upbot_trace_id(r,
+                       ngx_http_get_module_ctx(r, ngx_http_upbot_module));
+    if (trace == NULL) {
+        return;
+    }
 
     ok = (call->app->source == NGX_HTTP_UPBOT_SOURCE_TIM)
          ? reply->error == 0 : reply->error == 200;
@@ -623,10 +618,7 @@ ngx_http_upbot_fetch_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "upbot: %V: group \"%V\" failed with provider "
                           "error %i, trace id \"%V\"", &call->app->name,
-                          &group->id, got->error,
-                          &((ngx_http_upbot_ctx_t *)
-                            ngx_http_get_module_ctx(r, ngx_http_upbot_module))
-                           ->trace_id);
+                          &group->id, got->error, trace);
             continue;
         }
 
@@ -677,6 +669,10 @@ ngx_http_upbot_fetch_failed(ngx_http_request_t *r,
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
+    if (ngx_http_upbot_trace_id(r, ctx) == NULL) {
+        return;
+    }
+
     for (i = 0; i < call->n; i++) {
         ngx_http_upbot_cache_fail(umcf, &lk->code->groups[call->index[i]],
                                   status);
@@ -695,13 +691,13 @@ ngx_http_upbot_fetch_failed(ngx_http_request_t *r,
                       "upbot: %V: %s: provider error %i \"%V\" "
                       "(%ui groups), trace id \"%V\"",
                       &call->app->name, what, reply->error, &reply->info,
-                      call->n, &ctx->trace_id);
+                      call->n, &ctx->trace_safe);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upbot: %V: %s: %V (%ui groups), trace id \"%V\"",
                       &call->app->name, what, detail, call->n,
-                      &ctx->trace_id);
+                      &ctx->trace_safe);
     }
 }
 

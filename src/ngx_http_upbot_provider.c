@@ -735,3 +735,25 @@ ngx_http_upbot_copy(ngx_pool_t *pool, ngx_str_t *dst, const u_char *s,
 
     return NGX_OK;
 }
+
+
+ngx_int_t
+ngx_http_upbot_copy_printable(ngx_pool_t *pool, ngx_str_t *dst,
+    const u_char *s, size_t len)
+{
+    size_t  i;
+
+    if (ngx_http_upbot_copy(pool, dst, s, len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (dst->data[i] < 0x20 || dst->data[i] == 0x7f
+            || dst->data[i] == '"')
+        {
+            dst->data[i] = '?';
+        }
+    }
+
+    return NGX_OK;
+}

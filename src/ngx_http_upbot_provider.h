@@ -110,6 +110,8 @@ ngx_http_upbot_fetched_t *ngx_http_upbot_reply_group(
     ngx_http_upbot_reply_t *reply);
 ngx_int_t ngx_http_upbot_copy(ngx_pool_t *pool, ngx_str_t *dst,
     const u_char *s, size_t len);
+ngx_int_t ngx_http_upbot_copy_printable(ngx_pool_t *pool, ngx_str_t *dst,
+    const u_char *s, size_t len);
 
 /* Tencent Cloud IM */
 size_t ngx_http_upbot_tim_usersig_size(size_t identifier_len);

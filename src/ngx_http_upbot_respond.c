@@ -226,9 +226,9 @@ ngx_http_upbot_fail(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
 {
     u_char     *p, *last;
     va_list     args;
-    ngx_str_t   trace_id;
+    ngx_str_t  *trace_id;
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_UPBOT_REASON_LEN + ctx->trace_id.len);
+    p = ngx_pnalloc(r->pool, NGX_HTTP_UPBOT_REASON_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -240,19 +240,20 @@ ngx_http_upbot_fail(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     ctx->error.data = p;
     ctx->error.len = last - p;
 
-    trace_id.data = last;
-    trace_id.len = ctx->trace_id.len;
-    last = ngx_cpymem(last, ctx->trace_id.data, ctx->trace_id.len);
-
     for ( /* void */ ; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f || (*p == '"' && p >= trace_id.data)) {
+        if (*p < 0x20 || *p == 0x7f) {
             *p = '?';
         }
     }
 
+    trace_id = ngx_http_upbot_trace_id(r, ctx);
+    if (trace_id == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upbot %V: %V (ret %ui), trace_id: \"%V\"",
-                  &ctx->api->name, &ctx->error, ret, &trace_id);
+                  &ctx->api->name, &ctx->error, ret, trace_id);
 
     return ngx_http_upbot_send(r, ctx, ret, status, NULL);
 }
@@ -288,4 +289,36 @@ ngx_http_upbot_gen_str(yajl_gen g, const char *key, ngx_str_t *value)
     st |= yajl_gen_string(g, value->data, value->len);
 
     return st;
+}
+
+
+/*
+ * The client's trace id, fit for a quoted log field or a header line:
+ * control characters and quotes shown as "?".  Made once a request.
+ */
+
+ngx_str_t *
+ngx_http_upbot_trace_id(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx)
+{
+    u_char  *p, *src;
+
+    if (ctx->trace_safe.data || ctx->trace_id.len == 0) {
+        return &ctx->trace_safe;
+    }
+
+    p = ngx_pnalloc(r->pool, ctx->trace_id.len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ctx->trace_safe.data = p;
+    ctx->trace_safe.len = ctx->trace_id.len;
+
+    for (src = ctx->trace_id.data; p < ctx->trace_safe.data
+                                       + ctx->trace_safe.len; p++, src++)
+    {
+        *p = (*src < 0x20 || *src == 0x7f || *src == '"') ? '?' : *src;
+    }
+
+    return &ctx->trace_safe;
 }

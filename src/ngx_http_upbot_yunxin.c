@@ -174,8 +174,9 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
         } else if (ngx_http_upbot_walk_key(w, 1, "msg")
                    && type == ngx_http_upbot_json_string)
         {
-            return ngx_http_upbot_copy(pool, &w->reply->info, s,
-                                       ngx_min(len, 256));
+            /* the provider's words go to the error log: printable */
+            return ngx_http_upbot_copy_printable(pool, &w->reply->info, s,
+                                                 ngx_min(len, 256));
         }
 
         return NGX_OK;
