@@ -40,6 +40,7 @@ GetOptions('port=i' => \$port, 'dir=s' => \$dir,
     or die "usage: $0 --port PORT --dir DIR [--fixtures FILE]\n";
 
 my $json = JSON::PP->new->canonical->allow_nonref;
+my ($cached_fx, $cached_changes);     # a request's view of the fixtures
 
 mkdir $dir unless -d $dir;
 
@@ -213,6 +214,10 @@ sub provider {
                                  content-length host authorization) } };
 
     my $fault = take_fault($name);
+
+    undef $cached_fx;
+    undef $cached_changes;
+
     my $resp = $answer->($req, $call);
 
     $call->{result} //= 'ok';
@@ -562,16 +567,20 @@ sub fixtures {
 }
 
 
-# a group of the fixtures with the changes made through /_mock/group
+# a group of the fixtures with the changes made through /_mock/group;
+# both are read once a request
 
 sub group {
     my ($p, $id) = @_;
 
-    my $fx = fixtures();
-    my $base = $fx->{$p}{ $p eq 'tim' ? 'groups' : 'teams' }{$id};
-    my $change;
+    $cached_fx //= fixtures();
 
-    with_state(sub { $change = $_[0]{groups}{$p}{$id} });
+    if (!$cached_changes) {
+        with_state(sub { $cached_changes = $_[0]{groups} });
+    }
+
+    my $base = $cached_fx->{$p}{ $p eq 'tim' ? 'groups' : 'teams' }{$id};
+    my $change = $cached_changes->{$p}{$id};
 
     return undef unless $base || $change;
     return { %{ $base // {} }, %{ $change // {} } };
