@@ -1,0 +1,279 @@
+# Many clients at once, four workers, one provider call: 50 concurrent
+# requests for a cold code of 50 groups make one call (counted at the
+# mock); while a refresh is under way the others are served the old facts
+# (UPDATING); the facts survive "nginx -s reload".  A plain Test::More
+# test: Test::Nginx's data format has no concurrent clients.
+
+use strict;
+use warnings;
+
+use lib 't/lib';
+
+use File::Path qw(make_path remove_tree);
+use File::Spec;
+use IO::Socket::INET;
+use MockIM;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $port = ($ENV{TEST_NGINX_SERVER_PORT} || 1984) + 3;
+my $root = File::Spec->rel2abs("t/servroot-cache");
+
+my %groups;
+
+for my $i (1 .. 50) {
+    $groups{"\@TGS#c$i"} = { Name => "c$i", MemberNum => $i < 50 ? 200 : 7,
+                             MaxMemberNum => 200 };
+}
+
+MockIM::start(fixtures => {
+    tim => { apps => { 1400000000 => { key => 'k', identifier => 'admin' } },
+             groups => \%groups },
+});
+
+my $mock = $MockIM::Port;
+my $rows = join '', map { "        cold  tim:prod  \@TGS#c$_;\n" } 1 .. 50;
+my $modules = join '', map { "load_module $_;\n" }
+              split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+
+remove_tree($root);
+make_path("$root/conf", "$root/logs");
+
+write_file("$root/conf/tokens", "t0k3n\n");
+write_file("$root/conf/nginx.conf", <<"_EOC_");
+$modules
+worker_processes  4;
+daemon            on;
+master_process    on;
+error_log         logs/error.log info;
+pid               logs/nginx.pid;
+
+events {
+    worker_connections  256;
+}
+
+http {
+    access_log  logs/access.log;
+    client_body_temp_path  $root/body;
+    proxy_temp_path        $root/proxy;
+
+    upbot_zone         upbot:1m;
+    upbot_cache        ttl=2s stale=60s lock_timeout=5s;
+    upbot_auth_tokens  tokens;
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k
+                     location=/_upbot/tim;
+    upbot_codes {
+$rows
+    }
+
+    server {
+        listen  127.0.0.1:$port reuseport;
+
+        location = /m {
+            upbot_get_media_info;
+            add_header X-Cache \$upbot_cache_status always;
+            add_header X-Pid \$pid always;
+        }
+
+        location = /_upbot/tim {
+            internal;
+            proxy_pass http://127.0.0.1:$mock/v4/group_open_http_svc/get_group_info\$is_args\$args;
+            proxy_read_timeout 5s;
+        }
+    }
+}
+_EOC_
+
+is(system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf'), 0, 'nginx starts')
+    or BAIL_OUT("cannot start nginx");
+
+my $master = wait_for_pid();
+
+END { stop_nginx() }
+
+
+# 1. cold: 50 at once, the provider slow enough that they all overlap
+
+MockIM::fault(provider => 'tim', mode => 'delay', ms => 1000);
+
+my @res = at_once(50);
+
+is(scalar(grep { $_->{status} == 200 && $_->{body} =~ /"name":"c50"/ } @res),
+   50, 'all 50 cold requests answered with the one usable group')
+    or diag(join "\n", map { "$_->{status} $_->{body}" } @res);
+
+my @calls = MockIM::calls(provider => 'tim');
+is(scalar @calls, 1, 'one provider call for 50 concurrent cold requests');
+is(scalar @{ $calls[0]{group_ids} || [] }, 50, 'that call asked for the 50 groups');
+
+my %pids = map { $_->{pid} => 1 } @res;
+cmp_ok(scalar keys %pids, '>', 1, 'the requests were spread over workers ('
+                                  . join(',', sort keys %pids) . ')');
+
+# those that came while the call was out waited for it (MISS); any that
+# came after it found the facts (HIT)
+my %status;
+$status{ $_->{cache} }++ for @res;
+is(($status{MISS} // 0) + ($status{HIT} // 0), 50,
+   'the cold burst is MISS, or HIT once the facts were in')
+    or diag(explain \%status);
+cmp_ok($status{MISS} // 0, '>', 1, 'more than one request waited for the call');
+
+
+# 2. hot: no call
+
+MockIM::reset();
+@res = at_once(20);
+is(scalar(grep { $_->{cache} eq 'HIT' } @res), 20, '20 more are HITs');
+is(scalar(MockIM::calls()), 0, 'and make no call');
+
+
+# 3. after ttl, with a slow provider: one refresh, the rest UPDATING
+
+sleep 2.2;
+MockIM::reset();
+MockIM::fault(provider => 'tim', mode => 'delay', ms => 1000);
+
+@res = at_once(30);
+%status = ();
+$status{ $_->{cache} }++ for @res;
+
+is(scalar(grep { $_->{body} =~ /"name":"c50"/ } @res), 30,
+   'all 30 answered after ttl');
+is($status{MISS}, 1, 'one of them refreshes (MISS)') or diag(explain \%status);
+is(($status{UPDATING} // 0) + ($status{HIT} // 0), 29,
+   'the others get the old facts at once (UPDATING), or the new (HIT)');
+cmp_ok($status{UPDATING} // 0, '>', 0, 'some were served during the refresh');
+is(scalar(MockIM::calls()), 1, 'one provider call for the refresh');
+
+
+# 4. reload: the zone and its facts stay
+
+MockIM::reset();
+MockIM::fault(provider => 'tim', mode => 'none');
+
+ok(kill('HUP', $master), 'HUP sent');
+wait_for_new_workers(\%pids);
+
+@res = at_once(10);
+is(scalar(grep { $_->{cache} eq 'HIT' } @res), 10,
+   'after the reload, the facts are still there (HIT)')
+    or diag(join "\n", map { "$_->{cache} $_->{body}" } @res);
+is(scalar(MockIM::calls()), 0, 'no provider call after the reload');
+
+my $log = slurp("$root/logs/error.log");
+unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the error log');
+
+done_testing();
+
+
+sub at_once {
+    my $n = shift;
+    my (@kids, @out);
+
+    my $body = '{"account_info":{"account_type":2,"appid":"a","openid":"o"},'
+               . '"media_type":2,"code":"cold","trace_id":"t-burst"}';
+
+    for my $i (1 .. $n) {
+        pipe(my $r, my $w) or die $!;
+        my $pid = fork // die $!;
+
+        if ($pid == 0) {
+            close $r;
+            print $w request($body);
+            close $w;
+            POSIX::_exit(0);
+        }
+
+        close $w;
+        push @kids, [$pid, $r];
+    }
+
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        local $/;
+        my $resp = <$fh> // '';
+        waitpid($k->[0], 0);
+
+        my ($status) = $resp =~ m{^HTTP/1\.1 (\d+)};
+        my ($cache) = $resp =~ /^X-Cache: (\S*)\r$/m;
+        my ($pid) = $resp =~ /^X-Pid: (\d+)\r$/m;
+        my ($b) = $resp =~ /\r\n\r\n(.*)\z/s;
+
+        push @out, { status => $status // 0, cache => $cache // '',
+                     pid => $pid // 0, body => $b // $resp };
+    }
+
+    return @out;
+}
+
+
+sub request {
+    my $body = shift;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 10)
+        or return "connect: $!";
+
+    print $s "POST /m HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+             . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
+             . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    local $/;
+    return <$s> // '';
+}
+
+
+sub wait_for_pid {
+    for (1 .. 100) {
+        my $pid = slurp("$root/logs/nginx.pid");
+        return $1 if $pid =~ /(\d+)/;
+        sleep 0.05;
+    }
+
+    BAIL_OUT("no pid file");
+}
+
+
+# old workers answer until they exit: wait until none answers
+sub wait_for_new_workers {
+    my $old = shift;
+
+    for (1 .. 100) {
+        sleep 0.1;
+        my @r = at_once(4);
+        return unless grep { $old->{ $_->{pid} } } @r;
+    }
+}
+
+
+sub stop_nginx {
+    return unless $master;
+
+    kill 'QUIT', $master;
+
+    for (1 .. 100) {
+        last unless kill 0, $master;
+        sleep 0.05;
+    }
+
+    undef $master;
+}
+
+
+sub slurp {
+    my $f = shift;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+
+sub write_file {
+    my ($f, $text) = @_;
+    open my $fh, '>', $f or die "$f: $!";
+    print $fh $text;
+    close $fh;
+}
