@@ -34,6 +34,7 @@ typedef struct {
 
 
 static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+static ngx_http_log_handler_pt         ngx_http_upbot_next_log_handler;
 
 
 static ngx_int_t ngx_http_upbot_fetch_tim(ngx_http_request_t *r,
@@ -58,6 +59,8 @@ static ngx_int_t ngx_http_upbot_fetch_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call,
     ngx_buf_t *b, ngx_log_t *log);
+static u_char *ngx_http_upbot_fetch_log_handler(ngx_http_request_t *r,
+    ngx_http_request_t *sr, u_char *buf, size_t len);
 
 
 ngx_int_t
@@ -370,6 +373,16 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /* the error lines of the request hide the calls' queries (a UserSig) */
+
+    if (ngx_http_upbot_next_log_handler == NULL) {
+        ngx_http_upbot_next_log_handler = r->main->log_handler;
+    }
+
+    if (r->main->log_handler == ngx_http_upbot_next_log_handler) {
+        r->main->log_handler = ngx_http_upbot_fetch_log_handler;
     }
 
     if (ngx_http_upbot_reply_init(&call->reply, r->pool, call->app->source,
@@ -689,13 +702,13 @@ ngx_http_upbot_fetch_failed(ngx_http_request_t *r,
     if (reply) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upbot: %V: %s: provider error %i \"%V\" "
-                      "(%ui groups), trace id \"%V\"",
+                      "(groups: %ui), trace id \"%V\"",
                       &call->app->name, what, reply->error, &reply->info,
                       call->n, &ctx->trace_safe);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "upbot: %V: %s: %V (%ui groups), trace id \"%V\"",
+                      "upbot: %V: %s: %V (groups: %ui), trace id \"%V\"",
                       &call->app->name, what, detail, call->n,
                       &ctx->trace_safe);
     }
@@ -859,4 +872,42 @@ ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call, ngx_buf_t *b,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * nginx's error lines name the upstream's URL with its query, and
+ * Tencent's query carries the UserSig, a credential good for a day.  While
+ * one of upbot's calls is the current request, the line shows the URL up
+ * to the "?".
+ */
+
+static u_char *
+ngx_http_upbot_fetch_log_handler(ngx_http_request_t *r, ngx_http_request_t *sr,
+    u_char *buf, size_t len)
+{
+    u_char               *p, *q;
+    size_t                n;
+    ngx_http_upstream_t  *u;
+
+    u = sr->upstream;
+
+    if (u == NULL || sr->post_subrequest == NULL
+        || sr->post_subrequest->handler != ngx_http_upbot_fetch_done)
+    {
+        return ngx_http_upbot_next_log_handler(r, sr, buf, len);
+    }
+
+    n = u->uri.len;
+    q = ngx_strlchr(u->uri.data, u->uri.data + n, '?');
+
+    if (q) {
+        u->uri.len = q - u->uri.data;
+    }
+
+    p = ngx_http_upbot_next_log_handler(r, sr, buf, len);
+
+    u->uri.len = n;
+
+    return p;
 }

@@ -245,7 +245,7 @@ upbot: tim:prod: group "@TGS#err" failed with provider error 10002, trace id "t-
 --- response_body_like eval
 [qr/ok/, $::Failed]
 --- error_log
-upbot: tim:prod: the provider refused the call: provider error 10002 "injected error 10002" (2 groups), trace id "t-live"
+upbot: tim:prod: the provider refused the call: provider error 10002 "injected error 10002" (groups: 2), trace id "t-live"
 --- no_error_log
 tim-test-key
 
@@ -259,7 +259,7 @@ tim-test-key
 --- response_body_like eval
 [qr/ok/, $::Failed]
 --- error_log
-upbot: tim:prod: the call failed: HTTP 500 (2 groups), trace id "t-live"
+upbot: tim:prod: the call failed: HTTP 500 (groups: 2), trace id "t-live"
 
 
 
@@ -269,8 +269,11 @@ main::req("cd")
 --- error_code: 502
 --- response_body_like eval
 $::Failed
---- error_log
-upbot: tim:dead: the call failed
+--- error_log eval
+[qr/connect\(\) failed .* upstream: "http:\/\/127\.0\.0\.1:1\/v4\/group_open_http_svc\/get_group_info"/,
+ "upbot: tim:dead: the call failed"]
+--- no_error_log
+usersig
 
 
 
@@ -283,6 +286,9 @@ upbot: tim:dead: the call failed
 [qr/ok/, $::Failed]
 --- error_log
 upbot: tim:prod: the call failed
+upstream timed out
+--- no_error_log
+usersig
 --- timeout: 5
 
 
@@ -360,3 +366,113 @@ upbot: tim:prod: the call failed
 [200, 502, 502, 200]
 --- response_body_like eval
 [qr/ok/, $::Failed, $::Failed, qr/\A[^\n]*\n\z/]
+
+
+=== TEST 22: a group's own error 10003 is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10003}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: group "@TGS#a" failed with provider error 10003, trace id "t-live"
+
+
+=== TEST 23: a group's own error 10004 is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10004}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: group "@TGS#a" failed with provider error 10004, trace id "t-live"
+
+
+=== TEST 24: a group's own error 10007 is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10007}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: group "@TGS#a" failed with provider error 10007, trace id "t-live"
+
+
+=== TEST 25: a group's own error 10018 is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10018}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: group "@TGS#a" failed with provider error 10018, trace id "t-live"
+
+
+=== TEST 26: a top-level error 10003 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10003}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10003 "injected error 10003" (groups: 1), trace id "t-live"
+
+
+=== TEST 27: a top-level error 10004 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10004}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10004 "injected error 10004" (groups: 1), trace id "t-live"
+
+
+=== TEST 28: a top-level error 10007 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10007}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10007 "injected error 10007" (groups: 1), trace id "t-live"
+
+
+=== TEST 29: a top-level error 10010 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10010}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10010 "injected error 10010" (groups: 1), trace id "t-live"
+
+
+=== TEST 30: a top-level error 10015 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10015}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10015 "injected error 10015" (groups: 1), trace id "t-live"
+
+
+=== TEST 31: a top-level error 10018 is a provider failure
+--- request eval
+["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10018}", main::req("c6")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: tim:prod: the provider refused the call: provider error 10018 "injected error 10018" (groups: 1), trace id "t-live"

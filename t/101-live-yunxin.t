@@ -28,6 +28,15 @@ MockIM::start(fixtures => {
             414414 => { code => 414 },
         },
     },
+    tim => {
+        apps => { 1400000000 => { key => 'tim-test-key', identifier => 'admin' } },
+        groups => {
+            '@TGS#full' => { Name => 'full', MemberNum => 200, MaxMemberNum => 200 },
+            '@TGS#a' => { Name => 'TIM A', FaceUrl => 'https://img.example.com/a.png',
+                          MemberNum => 5, MaxMemberNum => 200,
+                          AppDefinedData => [{ Key => 'url', Value => 'https://join.example.com/a' }] },
+        },
+    },
 });
 
 sub req {
@@ -52,12 +61,17 @@ add_block_preprocessor(sub {
     $block->set_value("user_files", ">>> tokens\nt0k3n\n>>> yx.secret\nyx-test-secret\n")
         unless defined $block->user_files;
 
-    $block->set_value("http_config", <<'_EOC_') unless defined $block->http_config;
+    my $cache = $block->cache // 'ttl=60s';
+
+    $block->set_value("http_config", <<"_EOC_") unless defined $block->http_config;
     upbot_zone  upbot:1m;
-    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
-    upbot_yunxin  cn  appkey=AK1 secret_file=$TEST_NGINX_SERVER_ROOT/html/yx.secret
+    upbot_cache  $cache;
+    upbot_auth_tokens  \$TEST_NGINX_SERVER_ROOT/html/tokens;
+    upbot_yunxin  cn  appkey=AK1 secret_file=\$TEST_NGINX_SERVER_ROOT/html/yx.secret
                       location=/_upbot/yunxin/;
     upbot_yunxin  bad  appkey=AK1 secret=wrong-secret location=/_upbot/yunxin/;
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=tim-test-key
+                     location=/_upbot/tim;
 
     upbot_codes {
         y1  yunxin:cn  17889/1;
@@ -73,6 +87,14 @@ add_block_preprocessor(sub {
         y8  yunxin:bad  17889/1;
         y9  yunxin:cn  414414/1;
         y9  yunxin:cn  17889/1  threshold=12;
+
+        ym  tim:prod  \@TGS#full;
+        ym  yunxin:cn  17889/1;
+
+        yn  tim:prod  \@TGS#a  threshold=6;
+        yn  yunxin:cn  17890/1;
+        yn  tim:prod  \@TGS#full;
+        yn  yunxin:cn  17889/1;
     }
 _EOC_
 
@@ -86,6 +108,12 @@ _EOC_
     location /_upbot/yunxin/ {
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT/im/v2.1/teams/;
+        proxy_read_timeout 1s;
+    }
+
+    location = /_upbot/tim {
+        internal;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v4/group_open_http_svc/get_group_info$is_args$args;
         proxy_read_timeout 1s;
     }
 
@@ -181,7 +209,7 @@ main::req("y8")
 --- response_body_like eval
 $::Failed
 --- error_log eval
-qr/upbot: yunxin:bad: the provider refused the call: provider error 414 "checksum error" \(1 groups\), trace id "t-yx\?\?X-Evil: 1"/
+qr/upbot: yunxin:bad: the provider refused the call: provider error 414 "checksum error" \(groups: 1\), trace id "t-yx\?\?X-Evil: 1"/
 --- no_error_log
 wrong-secret
 
@@ -263,3 +291,119 @@ upbot: yunxin:cn: the answer is not understood
 [200, 502]
 --- response_body_like eval
 [qr/ok/, $::Failed]
+
+
+=== TEST 16: Yunxin's code 414 for a team is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":414}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the provider refused the call: provider error 414 "error 414" (groups: 1)
+
+
+=== TEST 17: Yunxin's code 416 for a team is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":416}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the provider refused the call: provider error 416 "error 416" (groups: 1)
+
+
+=== TEST 18: Yunxin's code 500 for a team is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":500}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the provider refused the call: provider error 500 "error 500" (groups: 1)
+
+
+=== TEST 19: Yunxin's code 503 for a team is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":503}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the provider refused the call: provider error 503 "error 503" (groups: 1)
+
+
+=== TEST 20: Yunxin's code 108311 for a team is a provider failure
+--- request eval
+["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":108311}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the provider refused the call: provider error 108311 "error 108311" (groups: 1)
+
+
+=== TEST 21: a pool over both providers: Tencent's group is full, Yunxin's team answers; one call to each; then hits
+--- request eval
+[main::req("ym"), main::req("ym"), "GET /calls"]
+--- response_body_like eval
+[main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
+ main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
+ qr/\A(?=[^\n]*"provider":"(?:tim|yunxin)"[^\n]*\n[^\n]*"provider":"(?:tim|yunxin)"[^\n]*\n\z)(?=[\s\S]*"provider":"tim")(?=[\s\S]*"provider":"yunxin")/]
+--- response_headers eval
+["X-Cache: MISS\nX-Group: 17889", "X-Cache: HIT\nX-Group: 17889", ""]
+--- no_error_log
+[error]
+
+
+
+=== TEST 22: a pool over both providers switches as members join, from Tencent to Yunxin and back to Tencent
+--- cache: ttl=1s
+--- request eval
+[main::req("yn"),
+ "POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"MemberNum\":6}",
+ "POST /mock/sleep\n{\"ms\":1100}",
+ main::req("yn"), main::req("yn"),
+ "POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17890\",\"member_count\":200}",
+ "POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#full\",\"MemberNum\":150}",
+ "POST /mock/sleep\n{\"ms\":1100}",
+ main::req("yn"), main::req("yn")]
+--- response_body_like eval
+[main::ok_body("https://join.example.com/a", "TIM A", "https://img.example.com/a.png"),
+ qr/ok/, qr/ok/,
+ main::ok_body("https://join.example.com/flat", "flat team", ""),
+ main::ok_body("https://join.example.com/flat", "flat team", ""),
+ qr/ok/, qr/ok/, qr/ok/,
+ main::ok_body("", "full", ""),
+ main::ok_body("", "full", "")]
+--- response_headers eval
+["X-Group: \@TGS#a", "", "", "X-Cache: MISS\nX-Group: 17890", "X-Cache: HIT\nX-Group: 17890", "", "", "",
+ "X-Cache: MISS\nX-Group: \@TGS#full", "X-Cache: HIT\nX-Group: \@TGS#full"]
+--- no_error_log
+[error]
+--- timeout: 10
+
+
+
+=== TEST 23: a pool over both providers rides out a Yunxin failure on stale facts
+--- cache: ttl=1s stale=1m
+--- request eval
+[main::req("ym"),
+ "POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"http503\"}",
+ "POST /mock/sleep\n{\"ms\":1100}",
+ main::req("ym"), main::req("ym")]
+--- response_body_like eval
+[main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
+ qr/ok/, qr/ok/,
+ main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
+ main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png")]
+--- response_headers eval
+["X-Cache: MISS", "", "", "X-Cache: STALE", "X-Cache: STALE"]
+--- error_log
+upbot: yunxin:cn: the call failed: HTTP 503
+--- timeout: 10

@@ -129,7 +129,7 @@ __DATA__
 --- response_headers eval
 ["X-Cache: MISS", "", "", "X-Cache: STALE", "X-Cache: STALE", ""]
 --- error_log
-upbot: tim:prod: the call failed: HTTP 500 (1 groups), trace id "t-cache"
+upbot: tim:prod: the call failed: HTTP 500 (groups: 1), trace id "t-cache"
 
 
 

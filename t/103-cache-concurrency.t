@@ -1,8 +1,9 @@
 # Many clients at once, four workers, one provider call: 50 concurrent
 # requests for a cold code of 50 groups make one call (counted at the
 # mock); while a refresh is under way the others are served the old facts
-# (UPDATING); the facts survive "nginx -s reload".  A plain Test::More
-# test: Test::Nginx's data format has no concurrent clients.
+# (UPDATING); the facts survive "nginx -s reload"; a fetch that hangs
+# holds the others back for lock_timeout only.  A plain Test::More test:
+# Test::Nginx's data format has no concurrent clients.
 
 use strict;
 use warnings;
@@ -27,6 +28,8 @@ for my $i (1 .. 50) {
     $groups{"\@TGS#c$i"} = { Name => "c$i", MemberNum => $i < 50 ? 200 : 7,
                              MaxMemberNum => 200 };
 }
+
+$groups{'@TGS#held'} = { Name => 'held', MemberNum => 1, MaxMemberNum => 200 };
 
 MockIM::start(fixtures => {
     tim => { apps => { 1400000000 => { key => 'k', identifier => 'admin' } },
@@ -60,12 +63,13 @@ http {
     proxy_temp_path        $root/proxy;
 
     upbot_zone         upbot:1m;
-    upbot_cache        ttl=2s stale=60s lock_timeout=5s;
+    upbot_cache        ttl=2s stale=60s lock_timeout=2s;
     upbot_auth_tokens  tokens;
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k
                      location=/_upbot/tim;
     upbot_codes {
 $rows
+        held  tim:prod  \@TGS#held;
     }
 
     server {
@@ -96,7 +100,7 @@ END { stop_nginx() }
 
 # 1. cold: 50 at once, the provider slow enough that they all overlap
 
-MockIM::fault(provider => 'tim', mode => 'delay', ms => 1000);
+MockIM::fault(provider => 'tim', mode => 'delay', ms => 700);
 
 my @res = at_once(50);
 
@@ -105,7 +109,8 @@ is(scalar(grep { $_->{status} == 200 && $_->{body} =~ /"name":"c50"/ } @res),
     or diag(join "\n", map { "$_->{status} $_->{body}" } @res);
 
 my @calls = MockIM::calls(provider => 'tim');
-is(scalar @calls, 1, 'one provider call for 50 concurrent cold requests');
+is(scalar @calls, 1, 'one provider call for 50 concurrent cold requests')
+    or diag(explain \@calls);
 is(scalar @{ $calls[0]{group_ids} || [] }, 50, 'that call asked for the 50 groups');
 
 my %pids = map { $_->{pid} => 1 } @res;
@@ -134,7 +139,7 @@ is(scalar(MockIM::calls()), 0, 'and make no call');
 
 sleep 2.2;
 MockIM::reset();
-MockIM::fault(provider => 'tim', mode => 'delay', ms => 1000);
+MockIM::fault(provider => 'tim', mode => 'delay', ms => 700);
 
 @res = at_once(30);
 %status = ();
@@ -163,6 +168,27 @@ is(scalar(grep { $_->{cache} eq 'HIT' } @res), 10,
     or diag(join "\n", map { "$_->{cache} $_->{body}" } @res);
 is(scalar(MockIM::calls()), 0, 'no provider call after the reload');
 
+
+
+# 5. a fetch that hangs holds the group's lock for lock_timeout (2s), not
+# for the call's proxy_read_timeout (5s): a later request fetches itself
+
+MockIM::reset();
+MockIM::fault(provider => 'tim', mode => 'hang', count => 1);
+
+my ($first, $second) = staggered({ code => 'held', after => 0 },
+                                 { code => 'held', after => 0.3 });
+
+is($second->{status}, 200, 'the second request is answered')
+    or diag("$second->{status} $second->{body}");
+cmp_ok($second->{elapsed}, '>', 1, 'after waiting for the lock (> 1s: '
+                                   . sprintf('%.2fs', $second->{elapsed}) . ')');
+cmp_ok($second->{elapsed}, '<', 4, 'but not for the hanging call (< 4s)');
+is(scalar(MockIM::calls()), 2, 'two calls: the hanging one and the second\'s');
+cmp_ok($first->{elapsed}, '<', 8, 'the first request ends too ('
+                                  . "$first->{status}, "
+                                  . sprintf('%.2fs', $first->{elapsed}) . ')');
+
 my $log = slurp("$root/logs/error.log");
 unlike($log, qr/\[(alert|crit|emerg)\]/, 'no alert in the error log');
 
@@ -171,18 +197,30 @@ done_testing();
 
 sub at_once {
     my $n = shift;
+
+    return staggered(map { { code => 'cold', after => 0 } } 1 .. $n);
+}
+
+
+# requests side by side, each sent "after" seconds; answers in order
+sub staggered {
+    my @specs = @_;
     my (@kids, @out);
 
-    my $body = '{"account_info":{"account_type":2,"appid":"a","openid":"o"},'
-               . '"media_type":2,"code":"cold","trace_id":"t-burst"}';
+    for my $spec (@specs) {
+        my $body = '{"account_info":{"account_type":2,"appid":"a",'
+                   . '"openid":"o"},"media_type":2,'
+                   . "\"code\":\"$spec->{code}\",\"trace_id\":\"t-burst\"}";
 
-    for my $i (1 .. $n) {
         pipe(my $r, my $w) or die $!;
         my $pid = fork // die $!;
 
         if ($pid == 0) {
             close $r;
-            print $w request($body);
+            sleep $spec->{after} if $spec->{after};
+            my $start = time;
+            my $resp = request($body);
+            printf $w "%.3f\n%s", time - $start, $resp;
             close $w;
             POSIX::_exit(0);
         }
@@ -194,8 +232,11 @@ sub at_once {
     for my $k (@kids) {
         my $fh = $k->[1];
         local $/;
-        my $resp = <$fh> // '';
+        my $all = <$fh> // '';
         waitpid($k->[0], 0);
+
+        my ($elapsed, $resp) = $all =~ /\A([\d.]+)\n(.*)\z/s;
+        $resp //= '';
 
         my ($status) = $resp =~ m{^HTTP/1\.1 (\d+)};
         my ($cache) = $resp =~ /^X-Cache: (\S*)\r$/m;
@@ -203,7 +244,8 @@ sub at_once {
         my ($b) = $resp =~ /\r\n\r\n(.*)\z/s;
 
         push @out, { status => $status // 0, cache => $cache // '',
-                     pid => $pid // 0, body => $b // $resp };
+                     pid => $pid // 0, body => $b // $resp,
+                     elapsed => $elapsed // 0 };
     }
 
     return @out;

@@ -32,12 +32,13 @@ use MIME::Base64 qw(encode_base64 decode_base64);
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
-my ($port, $dir, $fixtures_file);
+my ($port, $dir, $fixtures_file, $exit_with);
 
 GetOptions('port=i' => \$port, 'dir=s' => \$dir,
-           'fixtures=s' => \$fixtures_file)
+           'fixtures=s' => \$fixtures_file, 'exit-with=i' => \$exit_with)
     and $port and $dir
-    or die "usage: $0 --port PORT --dir DIR [--fixtures FILE]\n";
+    or die "usage: $0 --port PORT --dir DIR [--fixtures FILE]"
+           . " [--exit-with PID]\n";
 
 my $json = JSON::PP->new->canonical->allow_nonref;
 my ($cached_fx, $cached_changes);     # a request's view of the fixtures
@@ -51,7 +52,7 @@ write_file("$dir/calls.jsonl", '');
 
 my $server = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                    LocalPort => $port, Listen => 128,
-                                   ReuseAddr => 1)
+                                   ReuseAddr => 1, Timeout => 1)
     or die "mock-im: cannot listen on 127.0.0.1:$port: $!\n";
 
 my $running = 1;
@@ -67,6 +68,9 @@ $SIG{CHLD} = sub {
 write_file("$dir/mock.pid", "$$\n");
 
 while ($running) {
+    # a test killed before it could stop the mock leaves no mock behind
+    last if $exit_with && !kill(0, $exit_with);
+
     my $client = $server->accept or next;
 
     my $pid = fork;

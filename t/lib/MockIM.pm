@@ -52,7 +52,7 @@ sub start {
         open STDOUT, '>', "$Dir/stdout";
         open STDERR, '>', "$Dir/stderr";
         exec $^X, 'util/mock-im.pl', '--port', $Port, '--dir', $Dir,
-             '--fixtures', $fx;
+             '--fixtures', $fx, '--exit-with', $Owner;
         exit 127;
     }
 
