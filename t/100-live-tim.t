@@ -5,6 +5,7 @@
 
 use lib 't/lib';
 use MockIM;
+use SpreadPick qw(spread_pick);
 use Test::Nginx::Socket 'no_plan';
 
 log_level("info");
@@ -41,9 +42,10 @@ MockIM::start(fixtures => {
 our $Pool120 = join '', map { sprintf "        c120  tim:prod  \@TGS#p%03d;\n", $_ } 1 .. 120;
 
 sub req {
-    my $code = shift;
+    my ($code, $openid) = @_;
+    $openid //= 'o';
     return "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
-           . "\"openid\":\"o\"},\"media_type\":2,\"code\":\"$code\","
+           . "\"openid\":\"$openid\"},\"media_type\":2,\"code\":\"$code\","
            . "\"trace_id\":\"t-live\"}";
 }
 
@@ -53,6 +55,15 @@ sub ok_body {
 }
 
 our $Failed = qr/^\Q{"ret":1005,"msg":"服务繁忙，请稍后再试"}\E$/;
+
+# twelve users on a spread pool, each asked twice: only the usable groups
+# (@TGS#a, @TGS#b) take part in the draw
+our @SpreadUsers = map { ("openid-$_") x 2 } 1 .. 12;
+our @SpreadReqs = map { my $r = req("cs", $_); $r =~ s{^POST /m}{POST /spread}; $r } @SpreadUsers;
+our @SpreadPicks = map { spread_pick($_, '@TGS#a', '@TGS#b') } @SpreadUsers;
+
+die "spread test data is degenerate\n" unless grep({ $_ eq '@TGS#a' } @SpreadPicks)
+                                               && grep({ $_ eq '@TGS#b' } @SpreadPicks);
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -94,6 +105,11 @@ add_block_preprocessor(sub {
         c8  tim:prod  \@TGS#a;
 
         cd  tim:dead  \@TGS#a;
+
+        cs  tim:prod  \@TGS#full;
+        cs  tim:prod  \@TGS#a;
+        cs  tim:prod  \@TGS#gone;
+        cs  tim:prod  \@TGS#b;
 $::Pool120
     }
 _EOC_
@@ -104,6 +120,12 @@ _EOC_
         add_header X-Cache $upbot_cache_status always;
         add_header X-Group $upbot_group always;
         add_header X-Error $upbot_error always;
+    }
+
+    location = /spread {
+        upbot_get_media_info;
+        upbot_pick spread;
+        add_header X-Group $upbot_group always;
     }
 
     location = /_upbot/tim {
@@ -476,3 +498,15 @@ upbot: tim:prod: the provider refused the call: provider error 10015 "injected e
 [qr/ok/, $::Failed]
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10018 "injected error 10018" (groups: 1), trace id "t-live"
+
+
+
+=== TEST 32: spread: users keep one group each, over the usable groups only, and use more than one
+--- request eval
+\@::SpreadReqs
+--- response_body_like eval
+[map { qr/"ret":0/ } @::SpreadReqs]
+--- response_headers eval
+[map { "X-Group: $_" } @::SpreadPicks]
+--- no_error_log
+[error]

@@ -70,6 +70,7 @@ add_block_preprocessor(sub {
     upbot_yunxin  cn  appkey=AK1 secret_file=\$TEST_NGINX_SERVER_ROOT/html/yx.secret
                       location=/_upbot/yunxin/;
     upbot_yunxin  bad  appkey=AK1 secret=wrong-secret location=/_upbot/yunxin/;
+    upbot_yunxin  dead  appkey=AK1 secret=yx-test-secret location=/_upbot/dead/;
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key=tim-test-key
                      location=/_upbot/tim;
 
@@ -87,6 +88,8 @@ add_block_preprocessor(sub {
         y8  yunxin:bad  17889/1;
         y9  yunxin:cn  414414/1;
         y9  yunxin:cn  17889/1  threshold=12;
+
+        yd  yunxin:dead  17889/1;
 
         ym  tim:prod  \@TGS#full;
         ym  yunxin:cn  17889/1;
@@ -109,6 +112,11 @@ _EOC_
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT/im/v2.1/teams/;
         proxy_read_timeout 1s;
+    }
+
+    location /_upbot/dead/ {
+        internal;
+        proxy_pass http://127.0.0.1:1/im/v2.1/teams/;
     }
 
     location = /_upbot/tim {
@@ -407,3 +415,36 @@ upbot: yunxin:cn: the provider refused the call: provider error 108311 "error 10
 --- error_log
 upbot: yunxin:cn: the call failed: HTTP 503
 --- timeout: 10
+
+
+
+=== TEST 24: connection refused
+--- request eval
+main::req("yd")
+--- error_code: 502
+--- response_body_like eval
+$::Failed
+--- error_log
+upbot: yunxin:dead: the call failed
+
+
+
+=== TEST 25: truncated JSON
+--- request eval
+["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"truncated\"}", main::req("y1")]
+--- error_code eval
+[200, 502]
+--- response_body_like eval
+[qr/ok/, $::Failed]
+--- error_log
+upbot: yunxin:cn: the answer is not understood
+
+
+
+=== TEST 26: an answer trickling in 16-byte pieces
+--- request eval
+["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"slow\",\"chunk\":16,\"every_ms\":5}", main::req("y1")]
+--- response_body_like eval
+[qr/ok/, main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png")]
+--- no_error_log
+[error]
