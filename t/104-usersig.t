@@ -8,7 +8,8 @@
 #
 # The test also decodes the UserSig itself (the base64 variant, zlib, JSON)
 # and recomputes the HMAC.  The mock, whose clock is not fixed, refuses the
-# UserSig as expired, and the client gets 1005.
+# UserSig as expired, and the client gets 1005.  Then the clock moves: the
+# UserSig is reused until half its lifetime has passed, then remade.
 
 use strict;
 use warnings;
@@ -56,6 +57,7 @@ close $fh;
 open $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"_EOC_";
 $modules
+env               FIXTIME_FILE;
 daemon            on;
 master_process    off;
 error_log         logs/error.log info;
@@ -84,8 +86,11 @@ http {
 _EOC_
 close $fh;
 
+set_clock(1700000000);
+
 {
     local $ENV{LD_PRELOAD} = "$root/fixtime.so";
+    local $ENV{FIXTIME_FILE} = "$root/clock";
     is(system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf'), 0,
        'nginx starts with its clock at 1700000000');
 }
@@ -128,10 +133,47 @@ like(slurp("$root/logs/error.log"),
      qr/upbot: tim:prod: the provider refused the call: provider error 70001/,
      'the refusal is logged with the provider\'s code');
 
+
+# the clock moves on: an hour later the same UserSig, half a day later a new
+
+is(usersig_time_at(1700003600), 1700000000, 'an hour later: the same UserSig');
+is(usersig_time_at(1700043199), 1700000000, 'just before half its lifetime: the same');
+is(usersig_time_at(1700043200), 1700043200, 'at half its lifetime: a new UserSig');
+is(usersig_time_at(1700050000), 1700043200, 'which is then reused');
+
 my $pid = slurp("$root/logs/nginx.pid");
 kill 'QUIT', $1 if $pid =~ /(\d+)/;
 
 done_testing();
+
+
+sub set_clock {
+    open my $out, '>', "$root/clock.new" or die $!;
+    print $out shift;
+    close $out;
+    rename "$root/clock.new", "$root/clock" or die $!;
+}
+
+
+# TLS.time of the UserSig of a call made with the clock at $t
+sub usersig_time_at {
+    my $t = shift;
+
+    set_clock($t);
+    MockIM::reset();
+    sleep 1.1;        # past "retry" (1s) of the call that failed before
+
+    request('{"account_info":{"account_type":2,"appid":"a","openid":"o"},'
+            . '"media_type":2,"code":"c1","trace_id":"t-kat"}');
+
+    my ($call) = MockIM::calls(provider => 'tim');
+    my $sig = $call ? $call->{query}{usersig} // '' : '';
+    (my $b64 = $sig) =~ tr{*\-_}{+/=};
+    my $text = Compress::Zlib::uncompress(decode_base64($b64)) // '{}';
+    my $doc = eval { JSON::PP->new->decode($text) } // {};
+
+    return $doc->{'TLS.time'} // 'none';
+}
 
 
 sub request {
