@@ -1,7 +1,8 @@
 # GetMediaInfo on Tencent Cloud IM groups, against util/mock-im.pl, which
 # checks each call as Tencent does (UserSig HMAC and expiry, sdkappid,
 # identifier, random, contenttype, at most 50 groups).  The mock's call
-# log is read through GET /calls; faults are set with POST /mock/fault.
+# log is read through GET /calls; faults are set before a block by its
+# mock_fault and mock_group sections (t/lib/MockIM.pm).
 
 use lib 't/lib';
 use MockIM;
@@ -68,7 +69,7 @@ die "spread test data is degenerate\n" unless grep({ $_ eq '@TGS#a' } @SpreadPic
 add_block_preprocessor(sub {
     my $block = shift;
 
-    MockIM::reset();
+    MockIM::prepare($block);
 
     $block->set_value("user_files", ">>> tokens\nt0k3n\n")
         unless defined $block->user_files;
@@ -260,12 +261,13 @@ upbot: tim:prod: group "@TGS#err" failed with provider error 10002, trace id "t-
 
 
 === TEST 11: a top-level error: 1005 and one line naming the app, the code and the trace id
+--- mock_fault
+{"provider":"tim","mode":"error","code":10002}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10002}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10002 "injected error 10002" (groups: 2), trace id "t-live"
 --- no_error_log
@@ -274,12 +276,13 @@ tim-test-key
 
 
 === TEST 12: HTTP 500 from Tencent
+--- mock_fault
+{"provider":"tim","mode":"http500"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"http500\"}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the call failed: HTTP 500 (groups: 2), trace id "t-live"
 
@@ -300,12 +303,13 @@ usersig
 
 
 === TEST 14: no answer within proxy_read_timeout: 504
+--- mock_fault
+{"provider":"tim","mode":"hang"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"hang\"}", main::req("c1")]
---- error_code eval
-[200, 504]
+main::req("c1")
+--- error_code: 504
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the call failed
 upstream timed out
@@ -316,186 +320,205 @@ usersig
 
 
 === TEST 15: garbage
+--- mock_fault
+{"provider":"tim","mode":"garbage"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"garbage\"}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the answer is not understood
 
 
 
 === TEST 16: truncated JSON
+--- mock_fault
+{"provider":"tim","mode":"truncated"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"truncated\"}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the answer is not understood
 
 
 
 === TEST 17: a connection closed halfway through the answer
+--- mock_fault
+{"provider":"tim","mode":"short"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"short\"}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the answer is not understood: parse error: premature EOF
 
 
 
 === TEST 18: an answer over subrequest_output_buffer_size (1 MB)
+--- mock_fault
+{"provider":"tim","mode":"big","size":1100000}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"big\",\"size\":1100000}", main::req("c1")]
---- error_code eval
-[200, 502]
+main::req("c1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the call failed
 
 
 
 === TEST 19: an answer of 900 KB is fine
+--- mock_fault
+{"provider":"tim","mode":"big","size":900000}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"big\",\"size\":900000}", main::req("c1")]
---- error_code eval
-[200, 200]
+main::req("c1")
+--- error_code: 200
 --- response_body_like eval
-[qr/ok/, main::ok_body("https://join.example.com/a", "火影忍者-A群", "https://img.example.com/a.png")]
+main::ok_body("https://join.example.com/a", "火影忍者-A群", "https://img.example.com/a.png")
 
 
 
 === TEST 20: an answer trickling in 64-byte pieces
+--- mock_fault
+{"provider":"tim","mode":"slow","chunk":64,"every_ms":5}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"slow\",\"chunk\":64,\"every_ms\":5}", main::req("c1")]
+main::req("c1")
 --- response_body_like eval
-[qr/ok/, main::ok_body("https://join.example.com/a", "火影忍者-A群", "https://img.example.com/a.png")]
+main::ok_body("https://join.example.com/a", "火影忍者-A群", "https://img.example.com/a.png")
 
 
 
 === TEST 21: after a failure the group is not asked again for "retry"; 1005 at once
+--- mock_fault
+{"provider":"tim","mode":"http500","count":1}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"http500\",\"count\":1}", main::req("c1"), main::req("c1"), "GET /calls"]
+[main::req("c1"), main::req("c1"), "GET /calls"]
 --- error_code eval
-[200, 502, 502, 200]
+[502, 502, 200]
 --- response_body_like eval
-[qr/ok/, $::Failed, $::Failed, qr/\A[^\n]*\n\z/]
+[$::Failed, $::Failed, qr/\A[^\n]*\n\z/]
 
 
 === TEST 22: a group's own error 10003 is a provider failure
+--- mock_group
+{"provider":"tim","id":"@TGS#a","ErrorCode":10003}
 --- request eval
-["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10003}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: group "@TGS#a" failed with provider error 10003, trace id "t-live"
 
 
 === TEST 23: a group's own error 10004 is a provider failure
+--- mock_group
+{"provider":"tim","id":"@TGS#a","ErrorCode":10004}
 --- request eval
-["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10004}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: group "@TGS#a" failed with provider error 10004, trace id "t-live"
 
 
 === TEST 24: a group's own error 10007 is a provider failure
+--- mock_group
+{"provider":"tim","id":"@TGS#a","ErrorCode":10007}
 --- request eval
-["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10007}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: group "@TGS#a" failed with provider error 10007, trace id "t-live"
 
 
 === TEST 25: a group's own error 10018 is a provider failure
+--- mock_group
+{"provider":"tim","id":"@TGS#a","ErrorCode":10018}
 --- request eval
-["POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#a\",\"ErrorCode\":10018}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: group "@TGS#a" failed with provider error 10018, trace id "t-live"
 
 
 === TEST 26: a top-level error 10003 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10003}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10003}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10003 "injected error 10003" (groups: 1), trace id "t-live"
 
 
 === TEST 27: a top-level error 10004 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10004}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10004}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10004 "injected error 10004" (groups: 1), trace id "t-live"
 
 
 === TEST 28: a top-level error 10007 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10007}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10007}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10007 "injected error 10007" (groups: 1), trace id "t-live"
 
 
 === TEST 29: a top-level error 10010 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10010}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10010}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10010 "injected error 10010" (groups: 1), trace id "t-live"
 
 
 === TEST 30: a top-level error 10015 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10015}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10015}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10015 "injected error 10015" (groups: 1), trace id "t-live"
 
 
 === TEST 31: a top-level error 10018 is a provider failure
+--- mock_fault
+{"provider":"tim","mode":"error","code":10018}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"tim\",\"mode\":\"error\",\"code\":10018}", main::req("c6")]
---- error_code eval
-[200, 502]
+main::req("c6")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: tim:prod: the provider refused the call: provider error 10018 "injected error 10018" (groups: 1), trace id "t-live"
 

@@ -56,7 +56,7 @@ our $Failed = qr/^\Q{"ret":1005,"msg":"服务繁忙，请稍后再试"}\E$/;
 add_block_preprocessor(sub {
     my $block = shift;
 
-    MockIM::reset();
+    MockIM::prepare($block);
 
     $block->set_value("user_files", ">>> tokens\nt0k3n\n>>> yx.secret\nyx-test-secret\n")
         unless defined $block->user_files;
@@ -123,6 +123,13 @@ _EOC_
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v4/group_open_http_svc/get_group_info$is_args$args;
         proxy_read_timeout 1s;
+    }
+
+    # the error log so far, for blocks whose error comes after their first
+    # request (Test::Nginx checks --- error_log after every request)
+    location = /error.log {
+        alias $TEST_NGINX_SERVER_ROOT/logs/error.log;
+        default_type text/plain;
     }
 
     location = /calls {
@@ -246,112 +253,122 @@ upbot: yunxin:cn: the provider refused the call: provider error 414
 
 
 === TEST 11: rate limited (416) for every call
+--- mock_fault
+{"provider":"yunxin","mode":"error","code":416}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"error\",\"code\":416}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 416 "injected error 416"
 
 
 
 === TEST 12: HTTP 503
+--- mock_fault
+{"provider":"yunxin","mode":"http503"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"http503\"}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the call failed: HTTP 503
 
 
 
 === TEST 13: no answer in time: 504
+--- mock_fault
+{"provider":"yunxin","mode":"hang"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"hang\"}", main::req("y1")]
---- error_code eval
-[200, 504]
+main::req("y1")
+--- error_code: 504
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- timeout: 5
 
 
 
 === TEST 14: garbage
+--- mock_fault
+{"provider":"yunxin","mode":"garbage"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"garbage\"}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the answer is not understood
 
 
 
 === TEST 15: closed without an answer
+--- mock_fault
+{"provider":"yunxin","mode":"close"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"close\"}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 
 
 === TEST 16: Yunxin's code 414 for a team is a provider failure
+--- mock_group
+{"provider":"yunxin","id":"17889","code":414}
 --- request eval
-["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":414}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 414 "error 414" (groups: 1)
 
 
 === TEST 17: Yunxin's code 416 for a team is a provider failure
+--- mock_group
+{"provider":"yunxin","id":"17889","code":416}
 --- request eval
-["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":416}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 416 "error 416" (groups: 1)
 
 
 === TEST 18: Yunxin's code 500 for a team is a provider failure
+--- mock_group
+{"provider":"yunxin","id":"17889","code":500}
 --- request eval
-["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":500}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 500 "error 500" (groups: 1)
 
 
 === TEST 19: Yunxin's code 503 for a team is a provider failure
+--- mock_group
+{"provider":"yunxin","id":"17889","code":503}
 --- request eval
-["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":503}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 503 "error 503" (groups: 1)
 
 
 === TEST 20: Yunxin's code 108311 for a team is a provider failure
+--- mock_group
+{"provider":"yunxin","id":"17889","code":108311}
 --- request eval
-["POST /mock/group\n{\"provider\":\"yunxin\",\"id\":\"17889\",\"code\":108311}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the provider refused the call: provider error 108311 "error 108311" (groups: 1)
 
@@ -404,16 +421,15 @@ upbot: yunxin:cn: the provider refused the call: provider error 108311 "error 10
 [main::req("ym"),
  "POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"http503\"}",
  "POST /mock/sleep\n{\"ms\":1100}",
- main::req("ym"), main::req("ym")]
+ main::req("ym"), main::req("ym"), "GET /error.log"]
 --- response_body_like eval
 [main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
  qr/ok/, qr/ok/,
  main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
- main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png")]
+ main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png"),
+ qr/upbot: yunxin:cn: the call failed: HTTP 503/]
 --- response_headers eval
-["X-Cache: MISS", "", "", "X-Cache: STALE", "X-Cache: STALE"]
---- error_log
-upbot: yunxin:cn: the call failed: HTTP 503
+["X-Cache: MISS", "", "", "X-Cache: STALE", "X-Cache: STALE", ""]
 --- timeout: 10
 
 
@@ -430,21 +446,24 @@ upbot: yunxin:dead: the call failed
 
 
 === TEST 25: truncated JSON
+--- mock_fault
+{"provider":"yunxin","mode":"truncated"}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"truncated\"}", main::req("y1")]
---- error_code eval
-[200, 502]
+main::req("y1")
+--- error_code: 502
 --- response_body_like eval
-[qr/ok/, $::Failed]
+$::Failed
 --- error_log
 upbot: yunxin:cn: the answer is not understood
 
 
 
 === TEST 26: an answer trickling in 16-byte pieces
+--- mock_fault
+{"provider":"yunxin","mode":"slow","chunk":16,"every_ms":5}
 --- request eval
-["POST /mock/fault\n{\"provider\":\"yunxin\",\"mode\":\"slow\",\"chunk\":16,\"every_ms\":5}", main::req("y1")]
+main::req("y1")
 --- response_body_like eval
-[qr/ok/, main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png")]
+main::ok_body("https://join.example.com/yx", "云信群", "https://img.example.com/yx.png")
 --- no_error_log
 [error]

@@ -114,6 +114,26 @@ sub calls {
 
 sub reset { control('reset', {}) }
 
+
+# before a Test::Nginx block: a clean mock, then the block's "mock_fault"
+# and "mock_group" sections (one JSON object a line) set, so that even the
+# block's first request meets them
+sub prepare {
+    my $block = shift;
+
+    control('reset', {});
+
+    for my $what (qw(fault group)) {
+        my $section = "mock_$what";
+        my $v = $block->can($section) ? $block->$section : undef;
+        next unless defined $v;
+
+        for my $line (grep { /\S/ } split /\n/, $v) {
+            control($what, $json->decode($line));
+        }
+    }
+}
+
 sub fault { my %a = @_; control('fault', \%a) }
 
 sub set_group { my %a = @_; control('group', \%a) }

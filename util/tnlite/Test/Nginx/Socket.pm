@@ -402,10 +402,11 @@ sub parse_response {
 
 
 sub check_log {
-    my ($block, $name, $log) = @_;
+    my ($block, $name, $log, $only) = @_;
 
     for my $pair (['error_log', 1], ['no_error_log', 0]) {
         my ($section, $want) = @$pair;
+        next if $only && $section ne $only;
         my $v = $block->$section;
         next unless defined $v;
 
@@ -519,6 +520,13 @@ sub run_block {
             $p = qr/$p/s unless ref $p eq 'Regexp';
             Test::More::like($body, $p, "$name - response_body_like - "
                                         . "response is expected");
+        }
+
+        # as Test::Nginx does: a block of several requests must show its
+        # error_log lines from the first request on
+        if ($n > 1 && defined $block->error_log) {
+            check_log($block, "$name (req $i)",
+                      slurp("$ServRoot/logs/error.log"), 'error_log');
         }
     }
 
