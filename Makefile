@@ -12,12 +12,15 @@ T         ?= t/
 PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                      || echo -I util/tnlite)
 
-.PHONY: all build deps run test check-valgrind clean
+# make bench: wrk, the OpenResty peer's modules, callgrind, /usr/bin/time
+BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
+
+.PHONY: all build deps bench-deps run test check-valgrind bench clean
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEBS); do \
+deps bench-deps:
+	@missing=$$(for p in $(if $(filter bench-deps,$@),$(BENCH_DEBS),$(DEBS)); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -36,6 +39,9 @@ run: build
 test: build
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	    prove $(PROVE_INC) -r $(T)
+
+bench: build bench-deps
+	perl bench/bench.pl
 
 check-valgrind:
 	$(MAKE) test TEST_NGINX_USE_VALGRIND=1

@@ -41,7 +41,7 @@ GetOptions('port=i' => \$port, 'dir=s' => \$dir,
            . " [--exit-with PID]\n";
 
 my $json = JSON::PP->new->canonical->allow_nonref;
-my ($cached_fx, $cached_changes);     # a request's view of the fixtures
+my ($fixtures, $cached_changes);      # parsed once; a request's changes
 
 mkdir $dir unless -d $dir;
 
@@ -49,6 +49,7 @@ write_file("$dir/fixtures.json",
            $fixtures_file ? read_file($fixtures_file) : '{}');
 write_file("$dir/state.json", '{"faults":{},"groups":{}}');
 write_file("$dir/calls.jsonl", '');
+fixtures();             # parsed here, once, for every connection's child
 
 my $server = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
                                    LocalPort => $port, Listen => 128,
@@ -219,7 +220,6 @@ sub provider {
 
     my $fault = take_fault($name);
 
-    undef $cached_fx;
     undef $cached_changes;
 
     my $resp = $answer->($req, $call);
@@ -567,23 +567,21 @@ sub control {
 
 
 sub fixtures {
-    return $json->decode(read_file("$dir/fixtures.json"));
+    return $fixtures //= $json->decode(read_file("$dir/fixtures.json"));
 }
 
 
 # a group of the fixtures with the changes made through /_mock/group;
-# both are read once a request
+# the changes are read once a request
 
 sub group {
     my ($p, $id) = @_;
-
-    $cached_fx //= fixtures();
 
     if (!$cached_changes) {
         with_state(sub { $cached_changes = $_[0]{groups} });
     }
 
-    my $base = $cached_fx->{$p}{ $p eq 'tim' ? 'groups' : 'teams' }{$id};
+    my $base = fixtures()->{$p}{ $p eq 'tim' ? 'groups' : 'teams' }{$id};
     my $change = $cached_changes->{$p}{$id};
 
     return undef unless $base || $change;

@@ -1,0 +1,874 @@
+#!/usr/bin/env perl
+# make bench: upbot side by side with "return 200" and with the same APIs
+# in OpenResty (bench/peers/openresty), on this machine, in one run.
+#
+#   1. throughput: wrk, keep-alive, at several connection counts, each
+#      target in turn, BENCH_RUNS times; medians of requests/s, p50, p99
+#   2. instructions per request: callgrind, the difference between a run
+#      of N and of 2N requests, so that start-up cancels out
+#   3. memory: request-pool bytes and nginx allocations per request from
+#      nginx's debug log (debug_alloc), and zone bytes per cached group
+#   4. the cold path: 500 concurrent requests for a cold code of 50 groups,
+#      provider calls counted at the mock
+#
+# One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
+# Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
+# 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
+# memory zone codes cold), BENCH_TARGETS (upbot return200 openresty), BENCH_OUT (a copy of
+# the report, build/bench/report.txt).
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use IO::Socket::INET;
+use JSON::PP;
+use POSIX qw(:sys_wait_h floor);
+use Time::HiRes qw(sleep time);
+
+my $top = abs_path(dirname(__FILE__) . '/..');
+my $bench = "$top/bench";
+my $work = "$top/build/bench";
+my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+my $module = "$top/build/modules/ngx_http_upbot_module.so";
+my $lua_modules = "load_module /usr/lib/nginx/modules/ndk_http_module.so;\n"
+                  . "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;\n";
+
+my $duration = $ENV{BENCH_DURATION} || 5;
+my $runs = $ENV{BENCH_RUNS} || 3;
+my @conns = split ' ', ($ENV{BENCH_CONNS} || '16 64 256');
+my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
+my %only = map { $_ => 1 }
+           split /[ ,]+/, ($ENV{BENCH_ONLY} || 'speed ir memory zone codes cold');
+my $token = 'bench-token';
+
+my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
+            cold => 7304, zone => 7305, probe => 7306);
+
+my @targets = split ' ', ($ENV{BENCH_TARGETS} || 'upbot return200 openresty');
+my %api = (
+    media_info  => { path => '/upbot/api/GetMediaInfo',
+                     body => "$bench/requests/media-info.json",
+                     title => 'GetMediaInfo (cache hit)' },
+    media_event => { path => '/upbot/api/ReportMediaEvent',
+                     body => "$bench/requests/media-event.json",
+                     title => 'ReportMediaEvent (3 items, file)' },
+);
+
+my $json = JSON::PP->new->canonical;
+my (@report, %started, $mock_pid);
+
+$| = 1;
+
+remove_tree($work);
+make_path("$work/conf", "$work/mock");
+write_file("$work/conf/tokens", "$token\n");
+
+start_mock();
+END { stop_all() }
+
+say_("# upbot bench, " . scalar(gmtime) . " UTC");
+say_("machine: " . machine());
+say_("nginx: " . (`$nginx -v 2>&1` =~ s/\s+\z//r) . ", one worker per target;"
+     . " wrk: " . (`wrk -v 2>&1` =~ /^(wrk \S+)/m ? $1 : '?'));
+
+for my $t (@targets) {
+    start_nginx($t, render($t));
+}
+
+my %answer = check_answers();
+
+speed() if $only{speed};
+instructions() if $only{ir};
+memory() if $only{memory};
+zone_use() if $only{zone};
+codes_load() if $only{codes};
+cold() if $only{cold};
+
+stop_all();
+
+if (my $out = $ENV{BENCH_OUT} || "$work/report.txt") {
+    write_file($out, join("\n", @report) . "\n");
+    print "\n(report written to $out)\n";
+}
+
+exit 0;
+
+
+# --- the targets ---------------------------------------------------------
+
+# the configuration of a target, in its own prefix ($opt{as}, else the
+# target's name)
+sub render {
+    my ($target, %opt) = @_;
+    my $prefix = "$work/" . ($opt{as} // $target);
+    my $port = $opt{port} // $port{$target};
+
+    remove_tree($prefix);
+    make_path("$prefix/conf", "$prefix/logs", "$prefix/temp");
+
+    my %var = (BENCH => $work, PREFIX => $prefix, PORT => $port,
+               MOCK_PORT => $port{mock}, PEER_DIR => "$bench/peers/openresty",
+               ZONE => $opt{zone} // '4m');
+
+    if ($target eq 'openresty') {
+        return fill(slurp("$bench/peers/openresty/nginx.conf.in"), %var);
+    }
+
+    write_file("$prefix/conf/generated-codes", $opt{codes} // cold_codes());
+
+    my $http = fill(slurp("$bench/conf/upbot-http.conf.in"), %var);
+    my $locations;
+
+    if ($target eq 'return200') {
+        # the module's own answers, byte for byte, as fixed strings
+        my $info = quote_conf($answer{media_info} // '');
+        my $event = quote_conf($answer{media_event} // '');
+        $locations = <<"_EOC_";
+        location = /upbot/api/GetMediaInfo {
+            default_type  application/json;
+            return 200 '$info';
+        }
+
+        location = /upbot/api/ReportMediaEvent {
+            default_type  application/json;
+            return 200 '$event';
+        }
+_EOC_
+
+    } else {
+        $locations = <<"_EOC_";
+        location = /upbot/api/GetMediaInfo {
+            upbot_get_media_info;
+        }
+
+        location = /upbot/api/ReportMediaEvent {
+            upbot_report_media_event;
+        }
+_EOC_
+    }
+
+    my $workers = $opt{workers} // 1;
+    my $error_log = $opt{error_log} // "$prefix/logs/error.log warn";
+    my $process = $opt{foreground} ? "daemon off;\nmaster_process off;"
+                                   : "daemon on;\nmaster_process on;";
+
+    return <<"_EOC_";
+load_module $module;
+
+$process
+worker_processes  $workers;
+error_log  $error_log;
+pid        $prefix/logs/nginx.pid;
+
+events {
+    worker_connections  4096;
+}
+
+http {
+    access_log  off;
+    client_body_temp_path  $prefix/temp/body;
+    proxy_temp_path        $prefix/temp/proxy;
+    fastcgi_temp_path      $prefix/temp/fastcgi;
+    uwsgi_temp_path        $prefix/temp/uwsgi;
+    scgi_temp_path         $prefix/temp/scgi;
+
+$http
+    server {
+        listen  127.0.0.1:$port;
+
+$locations
+        location /_upbot/yunxin/ {
+            internal;
+            proxy_pass  http://bench_mock/im/v2.1/teams/;
+            proxy_http_version  1.1;
+            proxy_set_header    Connection "";
+        }
+
+        location = /_upbot/tim {
+            internal;
+            proxy_pass  http://bench_mock/v4/group_open_http_svc/get_group_info\$is_args\$args;
+            proxy_http_version  1.1;
+            proxy_set_header    Connection "";
+            proxy_read_timeout  10s;
+        }
+    }
+}
+_EOC_
+}
+
+
+# a cold code of 50 Tencent groups (the last one has room), and a code of
+# many groups for the zone measure
+sub cold_codes {
+    my $rows = '';
+    $rows .= sprintf("cold50  tim:bench  \@TGS#cold%02d;\n", $_) for 1 .. 50;
+    return $rows;
+}
+
+
+sub start_nginx {
+    my ($target, $conf, %opt) = @_;
+    my $prefix = "$work/$target";
+
+    write_file("$prefix/conf/nginx.conf", $conf);
+
+    system($nginx, '-q', '-t', '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
+        or die "bench: the $target configuration does not load\n";
+
+    return if $opt{no_start};
+
+    system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
+        or die "bench: $target does not start\n";
+
+    $started{$target} = "$prefix/logs/nginx.pid";
+    wait_port($opt{port} // $port{$target});
+}
+
+
+sub stop_nginx {
+    my $target = shift;
+    my $pidfile = delete $started{$target} or return;
+    my ($pid) = slurp($pidfile) =~ /(\d+)/ or return;
+
+    kill 'QUIT', $pid;
+
+    for (1 .. 200) {
+        return unless kill 0, $pid;
+        sleep 0.05;
+    }
+
+    kill 'KILL', $pid;
+}
+
+
+sub stop_all {
+    stop_nginx($_) for keys %started;
+
+    if ($mock_pid) {
+        kill 'TERM', $mock_pid;
+        waitpid($mock_pid, 0);
+        undef $mock_pid;
+    }
+}
+
+
+sub start_mock {
+    my %teams = (17889 => { team_type => 1, name => '云信群',
+                            icon => 'https://img.example.com/yx.png',
+                            members_limit => 1000, member_count => 12,
+                            server_extension => '{"url":"https://join.example.com/yx"}' });
+    my %groups;
+
+    for my $i (1 .. 50) {
+        $groups{ sprintf '@TGS#cold%02d', $i } = {
+            Name => "冷启动群$i", FaceUrl => "https://img.example.com/cold$i.png",
+            MemberNum => $i < 50 ? 500 : 10, MaxMemberNum => 500,
+            AppDefinedData => [{ Key => 'url', Value => "https://join.example.com/cold$i" }] };
+    }
+
+    for my $i (1 .. 4000) {
+        $groups{ sprintf '@TGS#zone%04d', $i } = {
+            Name => "火影忍者-交流群$i", FaceUrl => "https://img.example.com/g/$i.png",
+            MemberNum => 500, MaxMemberNum => 500,
+            AppDefinedData => [{ Key => 'url',
+                                 Value => "https://work.weixin.qq.com/gm/zone$i" }] };
+    }
+
+    write_file("$work/mock/fixtures.json", $json->encode({
+        yunxin => { apps => { AK1 => { secret => 'yx-test-secret' } },
+                    teams => \%teams },
+        tim => { apps => { 1400000000 => { key => 'tim-test-key',
+                                           identifier => 'admin' } },
+                 groups => \%groups } }));
+
+    $mock_pid = fork // die "bench: fork: $!";
+
+    if ($mock_pid == 0) {
+        open STDOUT, '>', "$work/mock/stdout";
+        open STDERR, '>', "$work/mock/stderr";
+        exec $^X, "$top/util/mock-im.pl", '--port', $port{mock},
+             '--dir', "$work/mock", '--fixtures', "$work/mock/fixtures.json",
+             '--exit-with', getppid();
+        exit 127;
+    }
+
+    wait_port($port{mock});
+}
+
+
+sub mock_control {
+    my ($what, $arg) = @_;
+    return request($port{mock}, 'POST', "/_mock/$what", $json->encode($arg // {}),
+                   'Content-Type' => 'application/json');
+}
+
+
+sub mock_calls {
+    my @calls = map { $json->decode($_) }
+                grep { /\S/ } split /\n/, slurp("$work/mock/calls.jsonl");
+    return @calls;
+}
+
+
+# --- 0. the answers must be the same ---------------------------------------
+
+sub check_answers {
+    my %got;
+
+    for my $a (sort keys %api) {
+        my $body = slurp($api{$a}{body});
+
+        for my $t (grep { $_ ne 'return200' } @targets) {
+            # the first GetMediaInfo fetches the facts; the rest are hits
+            request($port{$t}, 'POST', $api{$a}{path}, $body, headers())
+                for 1 .. 2;
+            my ($status, $type, $answer) = request($port{$t}, 'POST',
+                                                   $api{$a}{path}, $body,
+                                                   headers());
+            die "bench: $t answers $a with $status: $answer\n"
+                unless $status == 200 && $answer =~ /^\{"ret":0,/;
+            $got{$t}{$a} = "$status $type $answer";
+            $answer{$a} = $answer if $t eq 'upbot';
+        }
+    }
+
+    # now that the module's answers are known, "return 200" serves them
+    stop_nginx('return200');
+    start_nginx('return200', render('return200'));
+
+    for my $a (sort keys %api) {
+        my @r = request($port{return200}, 'POST', $api{$a}{path},
+                        slurp($api{$a}{body}), headers());
+        $got{return200}{$a} = "$r[0] $r[1] $r[2]";
+
+        for my $t (grep { $_ ne 'upbot' } @targets) {
+            die "bench: $t answers $a otherwise than upbot:\n"
+                . "  upbot: $got{upbot}{$a}\n  $t: $got{$t}{$a}\n"
+                unless $got{$t}{$a} eq $got{upbot}{$a};
+        }
+    }
+
+    say_("answers: byte-identical status, Content-Type and body across "
+         . "the three targets for both APIs");
+    say_("  GetMediaInfo: $answer{media_info}");
+
+    return %answer;
+}
+
+
+# --- 1. throughput ---------------------------------------------------------
+
+sub speed {
+    my %res;
+
+    say_('');
+    say_("## Throughput: wrk -t1 -d${duration}s, keep-alive; median of $runs runs");
+
+    for my $a (qw(media_info media_event)) {
+        for my $c (@conns) {
+            for my $run (1 .. $runs) {
+                # a different order each run, so that no target always
+                # comes first after a pause
+                my @order = rotate($run - 1, @targets);
+
+                for my $t (@order) {
+                    truncate_events();
+                    my $r = wrk($t, $a, $c);
+                    push @{ $res{$a}{$c}{$t} }, $r;
+                }
+            }
+        }
+    }
+
+    for my $a (qw(media_info media_event)) {
+        say_('');
+        say_("### $api{$a}{title}");
+        say_('');
+        say_('| conns | target | req/s | p50 ms | p99 ms | vs return 200 | vs OpenResty |');
+        say_('|---:|---|---:|---:|---:|---:|---:|');
+
+        for my $c (@conns) {
+            my %m;
+
+            for my $t (@targets) {
+                my @r = @{ $res{$a}{$c}{$t} };
+                $m{$t} = { rps => median(map { $_->{rps} } @r),
+                           p50 => median(map { $_->{p50} } @r),
+                           p99 => median(map { $_->{p99} } @r) };
+            }
+
+            for my $t (@targets) {
+                say_(sprintf('| %d | %s | %.0f | %.3f | %.3f | %s | %s |', $c, $t,
+                             $m{$t}{rps}, $m{$t}{p50} / 1000, $m{$t}{p99} / 1000,
+                             ratio($m{$t}{rps}, $m{return200}{rps}),
+                             ratio($m{$t}{rps}, $m{openresty}{rps} // 0)));
+            }
+        }
+    }
+
+    # every run of every target, for whoever doubts a median
+    write_file("$work/speed-runs.json", $json->pretty->encode(\%res));
+}
+
+
+sub wrk {
+    my ($t, $a, $c) = @_;
+
+    local $ENV{BENCH_BODY} = $api{$a}{body};
+    local $ENV{BENCH_TOKEN} = $token;
+
+    my $out = `wrk -t1 -c$c -d${duration}s --timeout 5s -s $bench/post.lua http://127.0.0.1:$port{$t}$api{$a}{path} 2>&1`;
+
+    my %r = $out =~ /(\w+)=(\d+)/g;
+
+    die "bench: wrk on $t ($a, $c connections) failed:\n$out"
+        unless $r{requests} && $r{duration_us};
+    die "bench: $t gave $r{non2xx} answers other than 2xx ($a, $c connections)\n"
+        if $r{non2xx};
+    die "bench: $t had $r{errors} socket errors ($a, $c connections)\n"
+        if $r{errors};
+
+    return { rps => $r{requests} / ($r{duration_us} / 1e6),
+             p50 => $r{p50_us}, p99 => $r{p99_us} };
+}
+
+
+sub truncate_events {
+    for my $t (@targets) {
+        my $f = "$work/$t/logs/events.jsonl";
+        truncate($f, 0) if -e $f;
+    }
+}
+
+
+# --- 2. instructions per request -------------------------------------------
+
+sub instructions {
+    my %ir;
+
+    say_('');
+    say_("## Instructions per request (callgrind; (Ir of 2N − Ir of N) / N, N = $ir_n)");
+    say_('');
+    say_('| API | target | instructions/request | vs return 200 |');
+    say_('|---|---|---:|---:|');
+
+    for my $a (qw(media_info media_event)) {
+        for my $t (@targets) {
+            my $one = callgrind($t, $a, $ir_n);
+            my $two = callgrind($t, $a, 2 * $ir_n);
+            $ir{$a}{$t} = ($two - $one) / $ir_n;
+        }
+
+        for my $t (@targets) {
+            say_(sprintf('| %s | %s | %.0f | %s |', $api{$a}{title}, $t,
+                         $ir{$a}{$t}, ratio($ir{$a}{$t}, $ir{$a}{return200})));
+        }
+    }
+}
+
+
+# total instructions of a single-process nginx that served $n requests
+sub callgrind {
+    my ($t, $a, $n) = @_;
+    my $name = "ir-$t";
+    my $prefix = "$work/$name";
+    my $port = $port{probe};
+
+    my $conf = $t eq 'openresty'
+        ? render('openresty', as => $name, port => $port)
+              =~ s/\ndaemon on;/\ndaemon off;/r
+              =~ s/\nmaster_process on;/\nmaster_process off;/r
+        : render($t, as => $name, port => $port, foreground => 1);
+
+    write_file("$prefix/conf/nginx.conf", $conf);
+
+    my $out = "$prefix/callgrind.out";
+    my $pid = fork // die;
+
+    if ($pid == 0) {
+        open STDOUT, '>', "$prefix/valgrind.log";
+        open STDERR, '>&', \*STDOUT;
+        exec 'valgrind', '--tool=callgrind', "--callgrind-out-file=$out",
+             '--smc-check=all-non-file', $nginx, '-p', "$prefix/",
+             '-c', "$prefix/conf/nginx.conf";
+        exit 127;
+    }
+
+    wait_port($port, 60);
+
+    # GetMediaInfo's first request fetches the facts: warm up first, on
+    # both runs alike
+    my $body = slurp($api{$a}{body});
+    keepalive_requests($port, $api{$a}{path}, $body, 10);
+    keepalive_requests($port, $api{$a}{path}, $body, $n);
+
+    # valgrind may miss a signal that comes at the wrong moment: again
+    # every second until nginx is gone
+    for (1 .. 120) {
+        kill 'QUIT', $pid;
+        last if waitpid($pid, WNOHANG) == $pid;
+        sleep 1;
+        last if waitpid($pid, WNOHANG) == $pid;
+    }
+
+    my ($total) = slurp($out) =~ /^(?:summary|totals):\s*(\d+)/m
+        or die "bench: no callgrind totals for $t\n" . slurp("$prefix/valgrind.log");
+
+    return $total;
+}
+
+
+# --- 3. memory -------------------------------------------------------------
+
+sub memory {
+    say_('');
+    say_('## Memory');
+    say_('');
+    say_('Request pool: bytes taken from the request pool per request (blocks used'
+         . ' plus large allocations), and nginx-level heap allocations per'
+         . ' request, from nginx\'s debug log (error_log debug), 200 requests'
+         . ' on one keep-alive connection:');
+    say_('');
+    say_('| API | target | pool bytes/request | heap allocations/request |');
+    say_('|---|---|---:|---:|');
+
+    for my $a (qw(media_info media_event)) {
+        for my $t (qw(upbot return200)) {
+            my ($bytes, $allocs) = pool_use($t, $a, 200);
+            say_(sprintf('| %s | %s | %.0f | %.2f |', $api{$a}{title}, $t,
+                         $bytes, $allocs));
+        }
+    }
+
+}
+
+
+sub pool_use {
+    my ($t, $a, $n) = @_;
+    my $name = "mem-$t";
+    my $prefix = "$work/$name";
+    my $port = $port{probe};
+
+    my $conf = render($t, as => $name, port => $port,
+                      error_log => "$prefix/logs/debug.log debug");
+    write_file("$prefix/conf/nginx.conf", $conf);
+
+    system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
+        or die "bench: $name does not start\n";
+    $started{$name} = "$prefix/logs/nginx.pid";
+    wait_port($port);
+
+    my $body = slurp($api{$a}{body});
+    keepalive_requests($port, $api{$a}{path}, $body, 10);
+
+    my $mark = -s "$prefix/logs/debug.log";
+    keepalive_requests($port, $api{$a}{path}, $body, $n);
+    sleep 0.2;
+    stop_nginx($name);
+
+    open my $fh, '<', "$prefix/logs/debug.log" or die;
+    seek $fh, $mark, 0;
+
+    # a request's pool is freed after "http close request": its blocks
+    # ("free: P, unused: N") and its large allocations ("free: P")
+    my (%size, $in_free, $requests, $bytes, $allocs, $pool_size);
+    $pool_size = 4096;
+
+    while (my $line = <$fh>) {
+        if ($line =~ /(?:malloc|posix_memalign): ([0-9A-Fa-f]+):(\d+)/) {
+            $size{$1} = $2;
+            $allocs++;
+            next;
+        }
+
+        if ($line =~ /http close request/) {
+            $in_free = 1;
+            $requests++;
+            next;
+        }
+
+        if ($in_free && $line =~ /free: ([0-9A-Fa-f]+), unused: (\d+)/) {
+            $bytes += $pool_size - $2;
+            next;
+        }
+
+        if ($in_free && $line =~ /free: ([0-9A-Fa-f]+)$/) {
+            $bytes += $size{$1} // 0;
+            next;
+        }
+
+        $in_free = 0 if $in_free && $line !~ /run cleanup|free:|http log handler/;
+    }
+
+    die "bench: no request seen in the debug log of $name\n" unless $requests;
+
+    return ($bytes / $requests, ($allocs // 0) / $requests);
+}
+
+
+# how many groups a zone of a known size holds: 80 codes of 50 groups
+# each (4000 groups) are asked in turn, then again from the newest back; the
+# codes that are still hits, times 50, are the groups the zone kept
+sub zone_use {
+    my $zone_kb = 512;
+    my ($codes, $per) = (80, 50);
+    my $rows = '';
+
+    for my $c (1 .. $codes) {
+        $rows .= sprintf("z%02d  tim:bench  \@TGS#zone%04d;\n", $c, ($c - 1) * $per + $_)
+            for 1 .. $per;
+    }
+
+    my $conf = render('zone', port => $port{zone}, zone => "${zone_kb}k",
+                      codes => $rows);
+
+    start_nginx('zone', $conf, port => $port{zone});
+
+    my $body = slurp($api{media_info}{body});
+    my $ask = sub {
+        my $code = sprintf 'z%02d', shift;
+        mock_control('reset');
+        request($port{zone}, 'POST', $api{media_info}{path},
+                $body =~ s/"bench-yx"/"$code"/r, headers());
+        return scalar(map { @{ $_->{group_ids} // [] } } mock_calls());
+    };
+
+    my $asked = 0;
+    $asked += $ask->($_) for 1 .. $codes;
+
+    my $hits = 0;
+
+    for my $c (reverse 1 .. $codes) {
+        last if $ask->($c);
+        $hits++;
+    }
+
+    stop_nginx('zone');
+
+    say_('');
+    say_(sprintf('Zone: a %d KB zone kept the facts of the last %d of %d groups'
+                 . ' (asked %d at a time; names of ~22 bytes, avatar and join'
+                 . ' URLs of ~35 bytes): %.0f bytes per cached group, slab'
+                 . ' overhead included.', $zone_kb, $hits * $per, $asked,
+                 $per, $hits ? $zone_kb * 1024 / ($hits * $per) : 0));
+}
+
+
+sub codes_load {
+    my $n = 100_000;
+    my $rows = join '', map { "c$_  static  g  url=https://work.weixin.qq.com/gm/c$_"
+                                . " name=群$_ members=1 max_members=200;\n" } 1 .. $n;
+
+    my ($secs, $rss) = config_test(render('codes', port => $port{zone},
+                                          codes => $rows));
+    my (undef, $base) = config_test(render('codes', port => $port{zone},
+                                           codes => ''));
+
+    say_('');
+    say_(sprintf('Codes: %d static codes load (nginx -t) in %.2f s; peak RSS'
+                 . ' %.1f MB, %.1f MB more than with no codes (%.0f bytes'
+                 . ' per code).', $n, $secs, $rss / 1024,
+                 ($rss - $base) / 1024, ($rss - $base) * 1024 / $n));
+}
+
+
+# nginx -t on a configuration: seconds and peak RSS (KB)
+sub config_test {
+    my $conf = shift;
+    my $prefix = "$work/codes";
+
+    write_file("$prefix/conf/nginx.conf", $conf);
+
+    my $t0 = time;
+    my $out = `/usr/bin/time -f 'RSS %M' $nginx -q -t -p $prefix/ -c $prefix/conf/nginx.conf 2>&1`;
+    my $secs = time - $t0;
+
+    my ($rss) = $out =~ /RSS (\d+)/ or die "bench: nginx -t: $out\n";
+    return ($secs, $rss);
+}
+
+
+# --- 4. the cold path ------------------------------------------------------
+
+sub cold {
+    my $conf = render('cold', port => $port{cold}, workers => 2);
+
+    start_nginx('cold', $conf, port => $port{cold});
+
+    mock_control('reset');
+    mock_control('fault', { provider => 'tim', mode => 'delay', ms => 500 });
+
+    my $body = slurp($api{media_info}{body}) =~ s/"bench-yx"/"cold50"/r;
+    my $file = "$work/cold-request.json";
+    write_file($file, $body);
+
+    local $ENV{BENCH_BODY} = $file;
+    local $ENV{BENCH_TOKEN} = $token;
+
+    my $out = `wrk -t1 -c500 -d2s --timeout 5s -s $bench/post.lua http://127.0.0.1:$port{cold}$api{media_info}{path} 2>&1`;
+    my %r = $out =~ /(\w+)=(\d+)/g;
+
+    my @calls = grep { $_->{provider} eq 'tim' } mock_calls();
+    mock_control('fault', { provider => 'tim', mode => 'none' });
+    stop_nginx('cold');
+
+    say_('');
+    say_('## Cold path');
+    say_('');
+    say_(sprintf('500 concurrent connections (wrk -c500 -d2s) on a cold code of 50'
+                 . ' Tencent groups, the provider taking 500 ms, 2 workers:'
+                 . ' %d requests, %d not 2xx, %d provider call(s) asking for %d groups.',
+                 $r{requests} // 0, $r{non2xx} // 0, scalar @calls,
+                 scalar(map { @{ $_->{group_ids} // [] } } @calls)));
+}
+
+
+# --- helpers ---------------------------------------------------------------
+
+sub headers {
+    return ('Content-Type' => 'application/json', 'Authorization' => $token);
+}
+
+
+sub request {
+    my ($port, $method, $path, $body, %h) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 30)
+        or die "bench: cannot connect to port $port: $!\n";
+
+    my $head = "$method $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+               . join('', map { "$_: $h{$_}\r\n" } sort keys %h)
+               . "Content-Length: " . length($body // '') . "\r\n\r\n";
+
+    print $s $head, $body // '';
+
+    local $/;
+    my $resp = <$s> // '';
+
+    my ($status) = $resp =~ m{^HTTP/1\.1 (\d+)};
+    my ($type) = $resp =~ /^Content-Type: ([^\r]*)\r$/mi;
+    my ($answer) = $resp =~ /\r\n\r\n(.*)\z/s;
+
+    return ($status // 0, $type // '', $answer // '');
+}
+
+
+# $n requests, one after another, on one keep-alive connection
+sub keepalive_requests {
+    my ($port, $path, $body, $n) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 60)
+        or die "bench: cannot connect to port $port: $!\n";
+
+    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+              . "Content-Type: application/json\r\nAuthorization: $token\r\n"
+              . "Content-Length: " . length($body) . "\r\n\r\n$body";
+
+    for (1 .. $n) {
+        print $s $req;
+
+        my $head = '';
+        while ($head !~ /\r\n\r\n/) {
+            sysread($s, $head, 1, length $head) or die "bench: connection lost\n";
+        }
+
+        die "bench: not 200: $head" unless $head =~ m{^HTTP/1\.1 200};
+        my ($len) = $head =~ /^Content-Length: (\d+)/mi
+            or die "bench: no Content-Length: $head";
+
+        my $got = '';
+        while (length $got < $len) {
+            sysread($s, $got, $len - length $got, length $got)
+                or die "bench: connection lost\n";
+        }
+    }
+
+    close $s;
+}
+
+
+sub wait_port {
+    my ($port, $secs) = @_;
+
+    for (1 .. ($secs // 10) * 20) {
+        return if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
+        sleep 0.05;
+    }
+
+    die "bench: nothing listens on port $port\n";
+}
+
+
+sub fill {
+    my ($text, %var) = @_;
+    $text =~ s/\@(\w+)\@/$var{$1} \/\/ die "bench: no value for \@$1\@\n"/ge;
+    return $text;
+}
+
+
+sub quote_conf {
+    my $s = shift;
+    $s =~ s/([\\'])/\\$1/g;
+    return $s;
+}
+
+
+sub rotate {
+    my ($k, @list) = @_;
+    $k %= @list;
+    return (@list[$k .. $#list], @list[0 .. $k - 1]);
+}
+
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return 0 unless @v;
+    return @v % 2 ? $v[$#v / 2] : ($v[@v / 2 - 1] + $v[@v / 2]) / 2;
+}
+
+
+sub ratio {
+    my ($x, $y) = @_;
+    return '—' unless $y;
+    return sprintf('%.2f×', $x / $y);
+}
+
+
+sub machine {
+    my ($cpu) = slurp('/proc/cpuinfo') =~ /^model name\s*:\s*(.*)$/m;
+    my $cores = () = slurp('/proc/cpuinfo') =~ /^processor\s*:/mg;
+    my ($mem) = slurp('/proc/meminfo') =~ /^MemTotal:\s*(\d+)/m;
+    my $os = slurp('/etc/debian_version') =~ s/\s+//gr;
+    return sprintf('%s, %d cores, %.0f GiB, Debian %s, Linux %s',
+                   $cpu // '?', $cores, ($mem // 0) / 1024 / 1024, $os,
+                   (POSIX::uname())[2]);
+}
+
+
+sub say_ {
+    my $line = shift;
+    print "$line\n";
+    push @report, $line;
+}
+
+
+sub slurp {
+    my $f = shift;
+    open my $fh, '<', $f or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+
+sub write_file {
+    my ($f, $text) = @_;
+    make_path(dirname($f));
+    open my $fh, '>', $f or die "bench: $f: $!\n";
+    print $fh $text;
+    close $fh;
+}
