@@ -58,7 +58,7 @@ my %api = (
 );
 
 my $json = JSON::PP->new->canonical;
-my (@report, %started, $mock_pid);
+my (@report, %started, %children, $mock_pid);
 
 $| = 1;
 
@@ -220,6 +220,8 @@ sub start_nginx {
 
     return if $opt{no_start};
 
+    port_free($opt{port} // $port{$target});
+
     system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
         or die "bench: $target does not start\n";
 
@@ -246,6 +248,12 @@ sub stop_nginx {
 
 sub stop_all {
     stop_nginx($_) for keys %started;
+
+    for my $pid (keys %children) {
+        kill 'KILL', $pid;
+        waitpid($pid, 0);
+        delete $children{$pid};
+    }
 
     if ($mock_pid) {
         kill 'TERM', $mock_pid;
@@ -473,7 +481,7 @@ sub instructions {
 # total instructions of a single-process nginx that served $n requests
 sub callgrind {
     my ($t, $a, $n) = @_;
-    my $name = "ir-$t";
+    my $name = "ir-$t-$a";
     my $prefix = "$work/$name";
     my $port = $port{probe};
 
@@ -486,6 +494,9 @@ sub callgrind {
     write_file("$prefix/conf/nginx.conf", $conf);
 
     my $out = "$prefix/callgrind.out";
+
+    port_free($port);
+
     my $pid = fork // die;
 
     if ($pid == 0) {
@@ -497,6 +508,7 @@ sub callgrind {
         exit 127;
     }
 
+    $children{$pid} = 1;
     wait_port($port, 60);
 
     # GetMediaInfo's first request fetches the facts: warm up first, on
@@ -513,6 +525,8 @@ sub callgrind {
         sleep 1;
         last if waitpid($pid, WNOHANG) == $pid;
     }
+
+    delete $children{$pid};
 
     my ($total) = slurp($out) =~ /^(?:summary|totals):\s*(\d+)/m
         or die "bench: no callgrind totals for $t\n" . slurp("$prefix/valgrind.log");
@@ -556,6 +570,7 @@ sub pool_use {
                       error_log => "$prefix/logs/debug.log debug");
     write_file("$prefix/conf/nginx.conf", $conf);
 
+    port_free($port);
     system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
         or die "bench: $name does not start\n";
     $started{$name} = "$prefix/logs/nginx.pid";
@@ -757,19 +772,21 @@ sub request {
 }
 
 
-# $n requests, one after another, on one keep-alive connection
+# $n requests, one after another, on a keep-alive connection (a new one
+# when nginx closes it, after keepalive_requests)
 sub keepalive_requests {
     my ($port, $path, $body, $n) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 60)
-        or die "bench: cannot connect to port $port: $!\n";
+    my $s;
 
     my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
               . "Content-Type: application/json\r\nAuthorization: $token\r\n"
               . "Content-Length: " . length($body) . "\r\n\r\n$body";
 
     for (1 .. $n) {
+        $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Timeout => 60)
+            or die "bench: cannot connect to port $port: $!\n";
+
         print $s $req;
 
         my $head = '';
@@ -786,9 +803,19 @@ sub keepalive_requests {
             sysread($s, $got, $len - length $got, length $got)
                 or die "bench: connection lost\n";
         }
-    }
 
-    close $s;
+        undef $s if $head =~ /^Connection: close/mi;
+    }
+}
+
+
+# a port still held by a run that was killed would take our requests
+sub port_free {
+    my $port = shift;
+
+    die "bench: something already listens on 127.0.0.1:$port (a bench"
+        . " killed before it could stop?)\n"
+        if IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
 }
 
 

@@ -17,8 +17,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <yajl/yajl_gen.h>
 
+#include "ngx_http_upbot_json.h"
 #include "ngx_http_upbot_parse.h"
 #include "ngx_http_upbot_provider.h"
 
@@ -118,7 +118,7 @@ struct ngx_http_upbot_code_s {
 
 
 typedef struct {
-    u_char                          digest[32];  /* SHA-256 of the token */
+    uint64_t                        tag;         /* keyed hash of it */
     ngx_str_t                       label;
 } ngx_http_upbot_token_t;
 
@@ -236,6 +236,8 @@ ngx_int_t ngx_http_upbot_handler(ngx_http_request_t *r);
 /* auth */
 char *ngx_http_upbot_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_pool_t *pool, ngx_str_t *content);
+uint64_t ngx_http_upbot_siphash(uint64_t k0, uint64_t k1,
+    const u_char *data, size_t len);
 char *ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_upbot_authenticate(ngx_http_request_t *r,
@@ -283,9 +285,6 @@ void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, ngx_http_upbot_answer_t *answer);
 
 /* respond */
-yajl_gen ngx_http_upbot_gen_create(ngx_pool_t *pool);
-yajl_gen_status ngx_http_upbot_gen_str(yajl_gen g, const char *key,
-    ngx_str_t *value);
 ngx_int_t ngx_http_upbot_respond_init(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf);
 ngx_int_t ngx_http_upbot_send(ngx_http_request_t *r,

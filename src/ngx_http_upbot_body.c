@@ -3,9 +3,10 @@
  * Copyright (C) 2026, the upbot authors
  *
  * The front half both APIs share: method, content type and token are
- * checked before a byte of the body is read; then the body is read and fed
- * to the parser piece by piece, from memory buffers and from the temp
- * file alike, and the API's own step runs on the parsed request.
+ * checked before a byte of the body is read; then the body is read and
+ * parsed (in place when it is one buffer in memory, else gathered from its
+ * buffers and the temp file), and the API's own step runs on the parsed
+ * request.
  */
 
 
@@ -216,17 +217,23 @@ ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     *reason = ngx_http_upbot_parser_error(p);
     chunk = NULL;
 
-    for (cl = r->request_body ? r->request_body->bufs : NULL;
-         cl;
-         cl = cl->next)
-    {
+    cl = r->request_body ? r->request_body->bufs : NULL;
+
+    /* the usual body, one buffer in memory, is read where it is */
+
+    if (cl && cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        return ngx_http_upbot_parser_run(p, cl->buf->pos,
+                                         cl->buf->last - cl->buf->pos);
+    }
+
+    for ( /* void */ ; cl; cl = cl->next) {
         b = cl->buf;
 
         if (ngx_buf_in_memory(b)) {
             if (ngx_http_upbot_parser_feed(p, b->pos, b->last - b->pos)
                 != NGX_OK)
             {
-                return NGX_DECLINED;
+                return NGX_ERROR;
             }
 
             continue;
@@ -261,7 +268,7 @@ ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
             }
 
             if (ngx_http_upbot_parser_feed(p, chunk, n) != NGX_OK) {
-                return NGX_DECLINED;
+                return NGX_ERROR;
             }
         }
     }

@@ -13,10 +13,24 @@
 #include "ngx_http_upbot.h"
 
 
-static yajl_gen_status ngx_http_upbot_gen_int(yajl_gen g, const char *key,
-    int64_t value);
-static yajl_gen_status ngx_http_upbot_gen_item(yajl_gen g,
+/* the most a JSON integer of 64 bits takes */
+#define NGX_HTTP_UPBOT_INT_LEN  (sizeof("-9223372036854775808") - 1)
+
+
+static size_t ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item);
+static u_char *ngx_http_upbot_put_item(u_char *p,
     ngx_http_upbot_event_item_t *item);
+static u_char *ngx_http_upbot_put_str(u_char *p, ngx_str_t *s);
+
+
+/* ,"key": */
+#define ngx_http_upbot_put_key(p, key)                                       \
+    ngx_cpymem(p, ",\"" key "\":", sizeof(",\"" key "\":") - 1)
+
+#define ngx_http_upbot_key_len(key)  (sizeof(",\"" key "\":") - 1)
+
+#define ngx_http_upbot_str_len(s)                                            \
+    (2 + ngx_http_upbot_json_escaped_len((s)->data, (s)->len))
 
 
 char *
@@ -52,18 +66,22 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * The lines of a batch differ only in their items' fields: what comes
+ * before them (the time, the request, the head) is written once and
+ * copied to each line.
+ */
+
 ngx_int_t
 ngx_http_upbot_events_store(ngx_http_request_t *r,
     ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req)
 {
-    size_t                        len;
+    u_char                       *buf, *p, *head;
+    size_t                        len, head_len;
     ssize_t                       n;
-    yajl_gen                      g;
     ngx_str_t                     request_id, client;
     ngx_uint_t                    i;
     ngx_time_t                   *tp;
-    yajl_gen_status               st;
-    const unsigned char          *buf;
     ngx_http_variable_value_t    *vv;
     ngx_http_upbot_device_t      *device;
     ngx_http_upbot_account_t     *account;
@@ -86,50 +104,76 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     account = &req->head.account_info;
     device = &req->head.device_info;
-
-    g = ngx_http_upbot_gen_create(r->pool);
-    if (g == NULL) {
-        return NGX_ERROR;
-    }
-
     items = req->items->elts;
-    st = yajl_gen_status_ok;
+
+    /* the most the batch can take */
+
+    head_len = sizeof("{\"received_ms\":") - 1 + NGX_HTTP_UPBOT_INT_LEN
+               + ngx_http_upbot_key_len("request_id")
+               + ngx_http_upbot_str_len(&request_id)
+               + ngx_http_upbot_key_len("client_addr")
+               + ngx_http_upbot_str_len(&client)
+               + ngx_http_upbot_key_len("account_type")
+               + NGX_HTTP_UPBOT_INT_LEN
+               + ngx_http_upbot_key_len("appid")
+               + ngx_http_upbot_str_len(&account->appid)
+               + ngx_http_upbot_key_len("openid")
+               + ngx_http_upbot_str_len(&account->openid)
+               + ngx_http_upbot_key_len("device_type")
+               + NGX_HTTP_UPBOT_INT_LEN
+               + ngx_http_upbot_key_len("uuid")
+               + ngx_http_upbot_str_len(&device->uuid);
+
+    len = head_len;
 
     for (i = 0; i < req->items->nelts; i++) {
-
-        st |= yajl_gen_map_open(g);
-        st |= ngx_http_upbot_gen_int(g, "received_ms",
-                                     (int64_t) tp->sec * 1000 + tp->msec);
-        st |= ngx_http_upbot_gen_str(g, "request_id", &request_id);
-        st |= ngx_http_upbot_gen_str(g, "client_addr", &client);
-        st |= ngx_http_upbot_gen_int(g, "account_type",
-                                     account->account_type);
-        st |= ngx_http_upbot_gen_str(g, "appid", &account->appid);
-        st |= ngx_http_upbot_gen_str(g, "openid", &account->openid);
-
-        if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_TYPE)) {
-            st |= ngx_http_upbot_gen_int(g, "device_type",
-                                         device->device_type);
-        }
-
-        if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_UUID)) {
-            st |= ngx_http_upbot_gen_str(g, "uuid", &device->uuid);
-        }
-
-        st |= ngx_http_upbot_gen_item(g, &items[i]);
-        st |= yajl_gen_map_close(g);
-
-        /* ends this line; the next map starts a new top-level value */
-        yajl_gen_reset(g, "\n");
+        len += head_len + ngx_http_upbot_item_len(&items[i]);
     }
 
-    st |= yajl_gen_get_buf(g, &buf, &len);
-
-    if (st != yajl_gen_status_ok) {
+    buf = ngx_pnalloc(r->pool, len);
+    if (buf == NULL) {
         return NGX_ERROR;
     }
 
-    n = ngx_write_fd(ulcf->event_log->fd, (void *) buf, len);
+    /* the head, at the end of the buffer, where no line reaches */
+
+    head = buf + len - head_len;
+
+    p = ngx_sprintf(head, "{\"received_ms\":%L",
+                    (int64_t) tp->sec * 1000 + tp->msec);
+    p = ngx_http_upbot_put_key(p, "request_id");
+    p = ngx_http_upbot_put_str(p, &request_id);
+    p = ngx_http_upbot_put_key(p, "client_addr");
+    p = ngx_http_upbot_put_str(p, &client);
+    p = ngx_http_upbot_put_key(p, "account_type");
+    p = ngx_sprintf(p, "%L", account->account_type);
+    p = ngx_http_upbot_put_key(p, "appid");
+    p = ngx_http_upbot_put_str(p, &account->appid);
+    p = ngx_http_upbot_put_key(p, "openid");
+    p = ngx_http_upbot_put_str(p, &account->openid);
+
+    if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_TYPE)) {
+        p = ngx_http_upbot_put_key(p, "device_type");
+        p = ngx_sprintf(p, "%L", device->device_type);
+    }
+
+    if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_UUID)) {
+        p = ngx_http_upbot_put_key(p, "uuid");
+        p = ngx_http_upbot_put_str(p, &device->uuid);
+    }
+
+    head_len = p - head;
+
+    p = buf;
+
+    for (i = 0; i < req->items->nelts; i++) {
+        p = ngx_cpymem(p, head, head_len);
+        p = ngx_http_upbot_put_item(p, &items[i]);
+    }
+
+    len = p - buf;
+
+    n = ngx_write_fd(ulcf->event_log->fd, buf, len);
 
     if (n == -1) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
@@ -149,50 +193,70 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 }
 
 
-/* only the fields the client sent */
+/* an item's fields, only those the client sent, and the line's end */
 
-static yajl_gen_status
-ngx_http_upbot_gen_item(yajl_gen g, ngx_http_upbot_event_item_t *item)
+static size_t
+ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item)
 {
-    yajl_gen_status  st;
-
-    st = yajl_gen_status_ok;
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_ID)) {
-        st |= ngx_http_upbot_gen_str(g, "event_id", &item->event_id);
-    }
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_TIME)) {
-        st |= ngx_http_upbot_gen_int(g, "event_time", item->event_time);
-    }
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_MEDIA_TYPE)) {
-        st |= ngx_http_upbot_gen_int(g, "media_type", item->media_type);
-    }
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_CODE)) {
-        st |= ngx_http_upbot_gen_str(g, "code", &item->code);
-    }
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_TRACE_ID)) {
-        st |= ngx_http_upbot_gen_str(g, "trace_id", &item->trace_id);
-    }
-
-    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_DURATION)) {
-        st |= ngx_http_upbot_gen_int(g, "duration", item->duration);
-    }
-
-    return st;
+    return ngx_http_upbot_key_len("event_id")
+           + ngx_http_upbot_str_len(&item->event_id)
+           + ngx_http_upbot_key_len("event_time") + NGX_HTTP_UPBOT_INT_LEN
+           + ngx_http_upbot_key_len("media_type") + NGX_HTTP_UPBOT_INT_LEN
+           + ngx_http_upbot_key_len("code")
+           + ngx_http_upbot_str_len(&item->code)
+           + ngx_http_upbot_key_len("trace_id")
+           + ngx_http_upbot_str_len(&item->trace_id)
+           + ngx_http_upbot_key_len("duration") + NGX_HTTP_UPBOT_INT_LEN
+           + sizeof("}\n") - 1;
 }
 
 
-static yajl_gen_status
-ngx_http_upbot_gen_int(yajl_gen g, const char *key, int64_t value)
+static u_char *
+ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
 {
-    yajl_gen_status  st;
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_ID)) {
+        p = ngx_http_upbot_put_key(p, "event_id");
+        p = ngx_http_upbot_put_str(p, &item->event_id);
+    }
 
-    st = yajl_gen_string(g, (const unsigned char *) key, ngx_strlen(key));
-    st |= yajl_gen_integer(g, value);
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_TIME)) {
+        p = ngx_http_upbot_put_key(p, "event_time");
+        p = ngx_sprintf(p, "%L", item->event_time);
+    }
 
-    return st;
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_MEDIA_TYPE)) {
+        p = ngx_http_upbot_put_key(p, "media_type");
+        p = ngx_sprintf(p, "%L", item->media_type);
+    }
+
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_CODE)) {
+        p = ngx_http_upbot_put_key(p, "code");
+        p = ngx_http_upbot_put_str(p, &item->code);
+    }
+
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_TRACE_ID)) {
+        p = ngx_http_upbot_put_key(p, "trace_id");
+        p = ngx_http_upbot_put_str(p, &item->trace_id);
+    }
+
+    if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_DURATION)) {
+        p = ngx_http_upbot_put_key(p, "duration");
+        p = ngx_sprintf(p, "%L", item->duration);
+    }
+
+    *p++ = '}';
+    *p++ = '\n';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_upbot_put_str(u_char *p, ngx_str_t *s)
+{
+    *p++ = '"';
+    p = ngx_http_upbot_json_escape(p, s->data, s->len);
+    *p++ = '"';
+
+    return p;
 }

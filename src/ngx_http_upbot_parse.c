@@ -2,17 +2,16 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * The request shapes of seeds 000 and 001 and the yajl callbacks that
- * fill them.  Strings are copied into the pool as they arrive, so nothing
- * refers to the body's buffers once a piece has been fed.
+ * The request shapes of seeds 000 and 001 and the JSON reader's handler
+ * that fills them.  A body in one memory buffer is read in place (strings
+ * point into it); a body in pieces is gathered into one buffer first.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <yajl/yajl_parse.h>
-
+#include "ngx_http_upbot_json.h"
 #include "ngx_http_upbot_parse.h"
 
 
@@ -64,7 +63,9 @@ typedef struct {
 
 
 struct ngx_http_upbot_parser_s {
-    yajl_handle                     handle;
+    u_char                         *buf;      /* the pieces, gathered */
+    size_t                          len;
+    size_t                          size;
     ngx_pool_t                     *pool;
     const ngx_http_upbot_limits_t  *limits;
     const ngx_http_upbot_shape_t   *shape;
@@ -268,16 +269,9 @@ static int ngx_http_upbot_on_end_map(void *ctx);
 static int ngx_http_upbot_on_start_array(void *ctx);
 static int ngx_http_upbot_on_end_array(void *ctx);
 
-static void *ngx_http_upbot_yajl_malloc(void *ctx, size_t size);
-static void *ngx_http_upbot_yajl_realloc(void *ctx, void *ptr, size_t size);
-static void ngx_http_upbot_yajl_free(void *ctx, void *ptr);
-
-
-static const yajl_callbacks  ngx_http_upbot_callbacks = {
+static const ngx_http_upbot_json_handler_t  ngx_http_upbot_handler = {
     ngx_http_upbot_on_null,
     ngx_http_upbot_on_boolean,
-    NULL,                               /* integers come as numbers */
-    NULL,                               /* doubles too */
     ngx_http_upbot_on_number,
     ngx_http_upbot_on_string,
     ngx_http_upbot_on_start_map,
@@ -288,22 +282,11 @@ static const yajl_callbacks  ngx_http_upbot_callbacks = {
 };
 
 
-void
-ngx_http_upbot_yajl_alloc_funcs(yajl_alloc_funcs *afs, ngx_pool_t *pool)
-{
-    afs->malloc = ngx_http_upbot_yajl_malloc;
-    afs->realloc = ngx_http_upbot_yajl_realloc;
-    afs->free = ngx_http_upbot_yajl_free;
-    afs->ctx = pool;
-}
-
-
 ngx_http_upbot_parser_t *
 ngx_http_upbot_parser_create(ngx_pool_t *pool,
     const ngx_http_upbot_shape_t *shape, void *out,
     const ngx_http_upbot_limits_t *limits)
 {
-    yajl_alloc_funcs          afs;
     ngx_http_upbot_parser_t  *p;
 
     p = ngx_pcalloc(pool, sizeof(ngx_http_upbot_parser_t));
@@ -311,7 +294,7 @@ ngx_http_upbot_parser_create(ngx_pool_t *pool,
         return NULL;
     }
 
-    p->frames = ngx_pcalloc(pool,
+    p->frames = ngx_palloc(pool,
                        limits->max_depth * sizeof(ngx_http_upbot_frame_t));
     if (p->frames == NULL) {
         return NULL;
@@ -322,82 +305,82 @@ ngx_http_upbot_parser_create(ngx_pool_t *pool,
     p->shape = shape;
     p->out = out;
 
-    ngx_http_upbot_yajl_alloc_funcs(&afs, pool);
-
-    p->handle = yajl_alloc(&ngx_http_upbot_callbacks, &afs, p);
-    if (p->handle == NULL) {
-        return NULL;
-    }
-
     return p;
 }
 
+
+/* a piece of a body that comes in several: kept until the last */
 
 ngx_int_t
 ngx_http_upbot_parser_feed(ngx_http_upbot_parser_t *p, u_char *data,
     size_t len)
 {
-    if (yajl_parse(p->handle, data, len) == yajl_status_ok) {
-        return NGX_OK;
+    u_char  *buf;
+    size_t   size;
+
+    if (p->len + len > p->size) {
+        size = ngx_max(2 * p->size, p->len + len);
+        size = ngx_max(size, 1024);
+
+        buf = ngx_pnalloc(p->pool, size);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (p->len) {
+            ngx_memcpy(buf, p->buf, p->len);
+        }
+
+        p->buf = buf;
+        p->size = size;
     }
 
-    return ngx_http_upbot_parser_finish(p);
+    ngx_memcpy(p->buf + p->len, data, len);
+    p->len += len;
+
+    return NGX_OK;
 }
 
 
 ngx_int_t
 ngx_http_upbot_parser_finish(ngx_http_upbot_parser_t *p)
 {
-    u_char       *msg;
-    size_t        len;
-    yajl_status   status;
+    return ngx_http_upbot_parser_run(p, p->buf, p->len);
+}
+
+
+/*
+ * A whole body, read in place: the strings of the request point into it,
+ * so it must live as long as the request.
+ */
+
+ngx_int_t
+ngx_http_upbot_parser_run(ngx_http_upbot_parser_t *p, u_char *data,
+    size_t len)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_upbot_json_read(data, len, &ngx_http_upbot_handler, p,
+                                  p->limits->max_depth + 1, p->pool,
+                                  &p->error);
 
     if (p->refused) {
         return NGX_DECLINED;
     }
 
-    status = yajl_complete_parse(p->handle);
+    switch (rc) {
 
-    if (p->refused) {
-        return NGX_DECLINED;
-    }
-
-    if (status == yajl_status_ok) {
-        if (!p->started) {
-            p->refused = 1;
-            ngx_str_set(&p->error, "the body is empty");
-            return NGX_DECLINED;
-        }
-
+    case NGX_OK:
         return NGX_OK;
-    }
 
-    p->refused = 1;
-
-    msg = yajl_get_error(p->handle, 0, NULL, 0);
-    if (msg == NULL) {
-        ngx_str_set(&p->error, "invalid JSON");
+    case NGX_DECLINED:
+        p->refused = 1;
         return NGX_DECLINED;
+
+    default:
+        /* NGX_ABORT without a reason: no memory in a handler */
+        return NGX_ERROR;
     }
-
-    len = ngx_strlen(msg);
-
-    while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) {
-        len--;
-    }
-
-    p->error.data = ngx_pnalloc(p->pool, sizeof("invalid JSON: ") - 1 + len);
-    if (p->error.data == NULL) {
-        ngx_str_set(&p->error, "invalid JSON");
-        return NGX_DECLINED;
-    }
-
-    p->error.len = ngx_sprintf(p->error.data, "invalid JSON: %*s", len, msg)
-                   - p->error.data;
-
-    yajl_free_error(p->handle, msg);
-
-    return NGX_DECLINED;
 }
 
 
@@ -667,14 +650,8 @@ ngx_http_upbot_on_number(void *ctx, const char *s, size_t len)
     }
 
     str = (ngx_str_t *) (obj + field->offset);
-
-    str->data = ngx_pnalloc(p->pool, len);
-    if (str->data == NULL) {
-        return 0;
-    }
-
+    str->data = (u_char *) s;
     str->len = len;
-    ngx_memcpy(str->data, s, len);
 
     return 1;
 }
@@ -709,14 +686,8 @@ ngx_http_upbot_on_string(void *ctx, const unsigned char *s, size_t len)
     }
 
     str = (ngx_str_t *) (obj + field->offset);
-
-    str->data = ngx_pnalloc(p->pool, len);
-    if (str->data == NULL && len) {
-        return 0;
-    }
-
+    str->data = (u_char *) s;
     str->len = len;
-    ngx_memcpy(str->data, s, len);
 
     if (field->flags & NGX_HTTP_UPBOT_IS_CODE) {
         ngx_http_upbot_trim(str);
@@ -959,62 +930,4 @@ ngx_http_upbot_on_end_array(void *ctx)
     p->depth--;
 
     return 1;
-}
-
-
-/*
- * yajl's buffers grow by realloc: each block remembers its size so that
- * realloc can copy it; the pool frees everything with the request.
- */
-
-static void *
-ngx_http_upbot_yajl_malloc(void *ctx, size_t size)
-{
-    size_t  *block;
-
-    block = ngx_palloc(ctx, sizeof(size_t) + size);
-    if (block == NULL) {
-        return NULL;
-    }
-
-    *block = size;
-
-    return block + 1;
-}
-
-
-static void *
-ngx_http_upbot_yajl_realloc(void *ctx, void *ptr, size_t size)
-{
-    size_t  *block;
-    void    *fresh;
-
-    if (ptr == NULL) {
-        return ngx_http_upbot_yajl_malloc(ctx, size);
-    }
-
-    block = (size_t *) ptr - 1;
-
-    if (*block >= size) {
-        return ptr;
-    }
-
-    fresh = ngx_http_upbot_yajl_malloc(ctx, size);
-    if (fresh == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(fresh, ptr, *block);
-    ngx_pfree(ctx, block);
-
-    return fresh;
-}
-
-
-static void
-ngx_http_upbot_yajl_free(void *ctx, void *ptr)
-{
-    if (ptr) {
-        ngx_pfree(ctx, (size_t *) ptr - 1);
-    }
 }

@@ -2,10 +2,11 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * Request bodies -> C structs.  A shape lists an object's fields; yajl's
- * callbacks walk the shapes, so both APIs share one incremental parser
- * and the bodies can arrive in any number of pieces.  Depends on the nginx
- * core only (pools, strings), not on the HTTP module.
+ * Request bodies -> C structs.  A shape lists an object's fields; the
+ * JSON reader's handler (ngx_http_upbot_json.h) walks the shapes, so both
+ * APIs share one parser.  A body in one buffer is read in place; one that
+ * arrives in pieces is gathered first.  Depends on the nginx core only
+ * (pools, strings), not on the HTTP module.
  */
 
 
@@ -16,7 +17,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <yajl/yajl_common.h>
 
 
 /* every struct a shape fills starts with this: bit N = field N seen */
@@ -107,20 +107,21 @@ extern const ngx_http_upbot_shape_t  ngx_http_upbot_media_info_shape;
 extern const ngx_http_upbot_shape_t  ngx_http_upbot_media_event_shape;
 
 
-/*
- * yajl allocates from the pool, so a request's parser and generator live
- * and die with the request.
- */
-void ngx_http_upbot_yajl_alloc_funcs(yajl_alloc_funcs *afs, ngx_pool_t *pool);
-
 ngx_http_upbot_parser_t *ngx_http_upbot_parser_create(ngx_pool_t *pool,
     const ngx_http_upbot_shape_t *shape, void *out,
     const ngx_http_upbot_limits_t *limits);
 
-/* NGX_OK: go on; NGX_DECLINED: the body is bad, see the reason */
+/*
+ * NGX_OK: go on (finish) or done (run); NGX_DECLINED: the body is bad,
+ * see the reason; NGX_ERROR: no memory
+ */
 ngx_int_t ngx_http_upbot_parser_feed(ngx_http_upbot_parser_t *p,
     u_char *data, size_t len);
 ngx_int_t ngx_http_upbot_parser_finish(ngx_http_upbot_parser_t *p);
+
+/* a whole body in one buffer, read in place; it must outlive the request */
+ngx_int_t ngx_http_upbot_parser_run(ngx_http_upbot_parser_t *p,
+    u_char *data, size_t len);
 
 /* why the body was refused, for the error log and $upbot_error */
 ngx_str_t *ngx_http_upbot_parser_error(ngx_http_upbot_parser_t *p);

@@ -23,6 +23,9 @@ typedef struct {
 static char *ngx_http_upbot_app_option(ngx_conf_t *cf,
     const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
     ngx_str_t *option, ngx_str_t *secret_file);
+static void *ngx_http_upbot_yajl_malloc(void *ctx, size_t size);
+static void *ngx_http_upbot_yajl_realloc(void *ctx, void *ptr, size_t size);
+static void ngx_http_upbot_yajl_free(void *ctx, void *ptr);
 static ngx_int_t ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w,
     yajl_status st, u_char *data, size_t len, ngx_str_t *error);
 
@@ -515,7 +518,10 @@ ngx_http_upbot_walk_start(ngx_http_upbot_walk_t *w)
 
     /* yajl's memory is the pool's: nothing to free by hand */
 
-    ngx_http_upbot_yajl_alloc_funcs(&afs, w->reply->pool);
+    afs.malloc = ngx_http_upbot_yajl_malloc;
+    afs.realloc = ngx_http_upbot_yajl_realloc;
+    afs.free = ngx_http_upbot_yajl_free;
+    afs.ctx = w->reply->pool;
 
     w->handle = yajl_alloc(&ngx_http_upbot_walk_callbacks, &afs, w);
 
@@ -756,4 +762,62 @@ ngx_http_upbot_copy_printable(ngx_pool_t *pool, ngx_str_t *dst,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * yajl's buffers grow by realloc: each block remembers its size so that
+ * realloc can copy it; the pool frees everything with the request.
+ */
+
+static void *
+ngx_http_upbot_yajl_malloc(void *ctx, size_t size)
+{
+    size_t  *block;
+
+    block = ngx_palloc(ctx, sizeof(size_t) + size);
+    if (block == NULL) {
+        return NULL;
+    }
+
+    *block = size;
+
+    return block + 1;
+}
+
+
+static void *
+ngx_http_upbot_yajl_realloc(void *ctx, void *ptr, size_t size)
+{
+    size_t  *block;
+    void    *fresh;
+
+    if (ptr == NULL) {
+        return ngx_http_upbot_yajl_malloc(ctx, size);
+    }
+
+    block = (size_t *) ptr - 1;
+
+    if (*block >= size) {
+        return ptr;
+    }
+
+    fresh = ngx_http_upbot_yajl_malloc(ctx, size);
+    if (fresh == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(fresh, ptr, *block);
+    ngx_pfree(ctx, block);
+
+    return fresh;
+}
+
+
+static void
+ngx_http_upbot_yajl_free(void *ctx, void *ptr)
+{
+    if (ptr) {
+        ngx_pfree(ctx, (size_t *) ptr - 1);
+    }
 }

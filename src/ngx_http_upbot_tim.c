@@ -144,55 +144,49 @@ ngx_int_t
 ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
     ngx_str_t *url_field, ngx_str_t *body)
 {
-    size_t            len;
-    yajl_gen          g;
-    ngx_uint_t        i;
-    yajl_gen_status   st;
-    const u_char     *buf;
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
 
-    static const char  *fields[] = {
-        "Name", "FaceUrl", "MemberNum", "MaxMemberNum"
-    };
+    static const char  head[] = "{\"GroupIdList\":[";
+    static const char  filter[] = "],\"ResponseFilter\":{"
+                                  "\"GroupBaseInfoFilter\":[\"Name\","
+                                  "\"FaceUrl\",\"MemberNum\",\"MaxMemberNum\"],"
+                                  "\"AppDefinedDataFilter_Group\":[\"";
+    static const char  tail[] = "\"]}}";
 
-    g = ngx_http_upbot_gen_create(pool);
-    if (g == NULL) {
-        return NGX_ERROR;
-    }
-
-    st = yajl_gen_map_open(g);
-    st |= yajl_gen_string(g, (u_char *) "GroupIdList", 11);
-    st |= yajl_gen_array_open(g);
+    len = sizeof(head) - 1 + sizeof(filter) - 1 + sizeof(tail) - 1
+          + ngx_http_upbot_json_escaped_len(url_field->data, url_field->len);
 
     for (i = 0; i < n; i++) {
-        st |= yajl_gen_string(g, ids[i]->data, ids[i]->len);
+        len += sizeof("\"\",") - 1
+               + ngx_http_upbot_json_escaped_len(ids[i]->data, ids[i]->len);
     }
 
-    st |= yajl_gen_array_close(g);
-    st |= yajl_gen_string(g, (u_char *) "ResponseFilter", 14);
-    st |= yajl_gen_map_open(g);
-    st |= yajl_gen_string(g, (u_char *) "GroupBaseInfoFilter", 19);
-    st |= yajl_gen_array_open(g);
-
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        st |= yajl_gen_string(g, (u_char *) fields[i],
-                              ngx_strlen(fields[i]));
-    }
-
-    st |= yajl_gen_array_close(g);
-    st |= yajl_gen_string(g, (u_char *) "AppDefinedDataFilter_Group", 26);
-    st |= yajl_gen_array_open(g);
-    st |= yajl_gen_string(g, url_field->data, url_field->len);
-    st |= yajl_gen_array_close(g);
-    st |= yajl_gen_map_close(g);
-    st |= yajl_gen_map_close(g);
-    st |= yajl_gen_get_buf(g, &buf, &len);
-
-    if (st != yajl_gen_status_ok) {
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    body->data = (u_char *) buf;
-    body->len = len;
+    body->data = p;
+
+    p = ngx_cpymem(p, head, sizeof(head) - 1);
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        *p++ = '"';
+        p = ngx_http_upbot_json_escape(p, ids[i]->data, ids[i]->len);
+        *p++ = '"';
+    }
+
+    p = ngx_cpymem(p, filter, sizeof(filter) - 1);
+    p = ngx_http_upbot_json_escape(p, url_field->data, url_field->len);
+    p = ngx_cpymem(p, tail, sizeof(tail) - 1);
+
+    body->len = p - body->data;
 
     return NGX_OK;
 }

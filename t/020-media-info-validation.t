@@ -53,7 +53,7 @@ __DATA__
 POST /m
 hello
 --- response_headers_like
-X-Error: ^invalid JSON: lexical error: invalid char in json text\.$
+X-Error: ^invalid JSON at byte 0: a value expected$
 --- error_log
 upbot GetMediaInfo: invalid JSON
 
@@ -80,8 +80,8 @@ X-Error: the body must be a JSON object
 === TEST 4: white space only
 --- request eval
 "POST /m\n \r\n\t "
---- response_headers
-X-Error: invalid JSON: parse error: premature EOF
+--- response_headers_like
+X-Error: ^invalid JSON at byte \d+: the body is empty$
 
 
 
@@ -362,7 +362,7 @@ X-Error: JSON nested deeper than 16 levels
 --- request eval
 "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\xff\xfe\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"
 --- response_headers_like
-X-Error: ^invalid JSON: lexical error: invalid bytes in UTF8 string\.$
+X-Error: ^invalid JSON at byte 57: invalid UTF-8$
 
 
 
@@ -383,7 +383,7 @@ X-Error: ^invalid JSON: lexical error: invalid bytes in UTF8 string\.$
 POST /m
 {"account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_id":"t"} x
 --- response_headers_like
-X-Error: ^invalid JSON: parse error: trailing garbage$
+X-Error: ^invalid JSON at byte 103: data after the JSON value$
 
 
 
@@ -392,7 +392,7 @@ X-Error: ^invalid JSON: parse error: trailing garbage$
 POST /m
 {"account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_id":"t"}{}
 --- response_headers_like
-X-Error: ^invalid JSON: parse error: trailing garbage$
+X-Error: ^invalid JSON at byte 102: data after the JSON value$
 
 
 
@@ -401,7 +401,7 @@ X-Error: ^invalid JSON: parse error: trailing garbage$
 POST /m
 {"account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_
 --- response_headers_like
-X-Error: ^invalid JSON: parse error: premature EOF$
+X-Error: ^invalid JSON at byte 94: the body ends inside a string$
 
 
 
@@ -410,7 +410,7 @@ X-Error: ^invalid JSON: parse error: premature EOF$
 POST /m
 {/* c */"account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_id":"t"}
 --- response_headers_like
-X-Error: ^invalid JSON: lexical error: probable comment found in input text, comments are not enabled\.$
+X-Error: ^invalid JSON at byte 1: comments are not JSON$
 
 
 
@@ -440,3 +440,71 @@ POST /m
 {"Account_info":{"account_type":2,"appid":"a","openid":"o"},"media_type":2,"code":"c1","trace_id":"t"}
 --- response_headers
 X-Error: account_info: missing
+
+
+
+=== TEST 39: an escaped UTF-16 pair is one character; an escaped key is a key
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"\\u0063ode\":\"c1\",\"trace_id\":\"\\ud83d\\ude00\"}"
+--- error_code: 200
+--- response_headers
+X-Trace: 😀
+
+
+
+=== TEST 40: a lone UTF-16 surrogate is not text
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"\\ud83d x\"}"
+--- response_headers_like
+X-Error: ^invalid JSON at byte 99: a lone UTF-16 surrogate$
+
+
+
+=== TEST 41: an overlong UTF-8 form is not UTF-8
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\xc0\xaf\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"
+--- response_headers_like
+X-Error: ^invalid JSON at byte 57: invalid UTF-8$
+
+
+
+=== TEST 42: a UTF-8 surrogate is not UTF-8
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\xed\xa0\x80\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"
+--- response_headers_like
+X-Error: ^invalid JSON at byte 57: invalid UTF-8$
+
+
+
+=== TEST 43: a raw control character in a string
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\x01\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"
+--- response_headers_like
+X-Error: ^invalid JSON at byte 57: a control character in a string$
+
+
+
+=== TEST 44: numbers as JSON writes them, and only those
+--- request eval
+["POST /m\n{\"account_info\":{\"account_type\":02,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}",
+ "POST /m\n{\"account_info\":{\"account_type\":2.,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}",
+ "POST /m\n{\"account_info\":{\"account_type\":+2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}",
+ "POST /m\n{\"account_info\":{\"account_type\":2e0,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}",
+ "POST /m\n{\"account_info\":{\"account_type\":-2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"]
+--- error_code eval
+[400, 400, 400, 400, 400]
+--- response_headers_like eval
+["X-Error: ^invalid JSON at byte 33: an invalid number\$", "X-Error: ^invalid JSON at byte 34: an invalid number\$",
+ "X-Error: ^invalid JSON at byte 32: a value expected\$", "X-Error: ^account_info.account_type: must be an integer\$",
+ "X-Error: ^account_info.account_type: -2 is out of range 1..3\$"]
+
+
+
+=== TEST 45: literals are exact
+--- request eval
+["POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\",\"x\":tru}",
+ "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\",\"x\":[true,false,null,{}]}"]
+--- error_code eval
+[400, 200]
+--- response_headers_like eval
+["X-Error: ^invalid JSON at byte 106: a value expected\$", ""]

@@ -152,4 +152,4 @@ POST /m
 --- response_body chomp
 {"ret":1001,"msg":"请求参数错误，请稍后再试"}
 --- response_headers_like
-X-Error: ^invalid JSON: parse error: premature EOF$|^the body is empty$
+X-Error: ^invalid JSON at byte 0: the body is empty$

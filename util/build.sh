@@ -24,6 +24,9 @@ else
     # shellcheck disable=SC1091
     . "$src/conf_flags"
     flags=("${NGX_CONF_FLAGS[@]}")
+    # the compiler options Debian built its nginx with (-O2, hardening)
+    cc_opt=$(/usr/sbin/nginx -V 2>&1 | sed -n "s/.*--with-cc-opt='\([^']*\)'.*/\1/p")
+    [ -n "$cc_opt" ] && flags+=("--with-cc-opt=$cc_opt")
     target=modules
     if [ ! -d "$tree" ] || [ "$src/configure" -nt "$tree/configure" ]; then
         rm -rf "$tree"
