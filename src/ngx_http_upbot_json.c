@@ -672,12 +672,19 @@ ngx_http_upbot_json_utf8(u_char *p, u_char *last)
 static ngx_inline void
 ngx_http_upbot_json_skip_space(ngx_http_upbot_json_reader_t *rd)
 {
-    while (rd->p < rd->last
-           && (*rd->p == ' ' || *rd->p == '\n' || *rd->p == '\r'
-               || *rd->p == '\t'))
+    u_char  *p, *last;
+
+    /* one compare turns most bytes away: no white space is above ' ' */
+
+    for (p = rd->p, last = rd->last;
+         p < last && *p <= ' '
+         && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t');
+         p++)
     {
-        rd->p++;
+        /* void */
     }
+
+    rd->p = p;
 }
 
 

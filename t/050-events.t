@@ -163,3 +163,38 @@ X-Ret: 1006
 X-Code: first
 X-Trace: tr-1
 X-Ret: 0
+
+
+
+=== TEST 10: the event lines carry nginx's $request_id, the one the access log shows
+--- http_config
+    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    log_format  rid  'access rid=$request_id';
+--- config
+    location = /e {
+        upbot_event_log html/ev10.jsonl;
+        access_log html/ev10.jsonl rid;
+        upbot_report_media_event;
+    }
+--- request eval
+["POST /e\n{$::Head,\"items\":[{\"event_id\":\"1\"}]}", "POST /e\n{$::Head,\"items\":[{\"event_id\":\"2\"}]}", "GET /ev10.jsonl"]
+--- response_body_like eval
+[qr/"ret":0/, qr/"ret":0/, qr/^.*"request_id":"([0-9a-f]{32})".*"event_id":"1".*\naccess rid=\1\n.*"request_id":"(?!\1)([0-9a-f]{32})".*"event_id":"2".*\naccess rid=\2\n/]
+
+
+
+=== TEST 11: a $request_id made before the handler (by "set") is the one stored
+--- http_config
+    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    log_format  rid  'access rid=$rid';
+--- config
+    location = /e {
+        set $rid $request_id;
+        upbot_event_log html/ev11.jsonl;
+        access_log html/ev11.jsonl rid;
+        upbot_report_media_event;
+    }
+--- request eval
+["POST /e\n{$::Head,\"items\":[{\"event_id\":\"1\"}]}", "GET /ev11.jsonl"]
+--- response_body_like eval
+[qr/"ret":0/, qr/^.*"request_id":"([0-9a-f]{32})".*\naccess rid=\1\n/]
