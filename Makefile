@@ -15,7 +15,7 @@ PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 # make bench: wrk, the OpenResty peer's modules, callgrind, /usr/bin/time
 BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
 
-.PHONY: all build deps bench-deps run test check-valgrind bench clean
+.PHONY: all build deps bench-deps run test check-valgrind bench fuzz clean
 
 all: build
 
@@ -42,6 +42,11 @@ test: build
 
 bench: build bench-deps
 	perl bench/bench.pl
+
+# the JSON reader under libFuzzer, ASan and UBSan (FUZZ_SECONDS=60)
+fuzz: build
+	@command -v clang >/dev/null || $(MAKE) deps DEBS=clang
+	bash fuzz/run.sh
 
 check-valgrind:
 	$(MAKE) test TEST_NGINX_USE_VALGRIND=1
