@@ -31,6 +31,8 @@
 
 #define NGX_HTTP_UPBOT_ERROR_LEN        256
 
+#define NGX_HTTP_UPBOT_FIRST_FRAMES     4
+
 
 typedef struct {
     ngx_str_t                       name;
@@ -71,7 +73,9 @@ struct ngx_http_upbot_parser_s {
     const ngx_http_upbot_shape_t   *shape;
     u_char                         *out;
     ngx_http_upbot_frame_t         *frames;
+    ngx_uint_t                      nframes;
     ngx_uint_t                      depth;
+    ngx_http_upbot_frame_t          first_frames[NGX_HTTP_UPBOT_FIRST_FRAMES];
     ngx_str_t                       error;
     unsigned                        refused:1;
     unsigned                        started:1;
@@ -294,11 +298,10 @@ ngx_http_upbot_parser_create(ngx_pool_t *pool,
         return NULL;
     }
 
-    p->frames = ngx_palloc(pool,
-                       limits->max_depth * sizeof(ngx_http_upbot_frame_t));
-    if (p->frames == NULL) {
-        return NULL;
-    }
+    /* bodies are shallow: deeper ones get frames from the pool */
+
+    p->frames = p->first_frames;
+    p->nframes = NGX_HTTP_UPBOT_FIRST_FRAMES;
 
     p->pool = pool;
     p->limits = limits;
@@ -529,6 +532,18 @@ ngx_http_upbot_push(ngx_http_upbot_parser_t *p)
         return NULL;
     }
 
+    if (p->depth == p->nframes) {
+        f = ngx_palloc(p->pool, 2 * p->nframes
+                                * sizeof(ngx_http_upbot_frame_t));
+        if (f == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(f, p->frames, p->depth * sizeof(ngx_http_upbot_frame_t));
+        p->frames = f;
+        p->nframes *= 2;
+    }
+
     f = &p->frames[p->depth++];
     ngx_memzero(f, sizeof(ngx_http_upbot_frame_t));
 
@@ -715,6 +730,8 @@ static int
 ngx_http_upbot_on_start_map(void *ctx)
 {
     u_char                        *obj;
+    ngx_uint_t                     index;
+    const ngx_http_upbot_shape_t  *shape;
     ngx_http_upbot_frame_t        *top, *f;
     ngx_http_upbot_parser_t       *p = ctx;
     const ngx_http_upbot_field_t  *field;
@@ -750,15 +767,20 @@ ngx_http_upbot_on_start_map(void *ctx)
 
         ngx_memzero(obj, top->shape->size);
 
+        shape = top->shape;
+        index = top->list->nelts - 1;
+
+        /* "top" may move: the frames grow */
+
         f = ngx_http_upbot_push(p);
         if (f == NULL) {
             return 0;
         }
 
-        f->shape = top->shape;
+        f->shape = shape;
         f->obj = obj;
         f->in_list = 1;
-        f->index = top->list->nelts - 1;
+        f->index = index;
         return 1;
     }
 
