@@ -259,6 +259,8 @@ ngx_http_upbot_app_t *ngx_http_upbot_app_find(
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+void ngx_http_upbot_cache_begin(ngx_http_upbot_main_conf_t *umcf);
+void ngx_http_upbot_cache_end(ngx_http_upbot_main_conf_t *umcf);
 void ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
     ngx_pool_t *pool, ngx_http_upbot_group_t *group, ngx_uint_t claim,
     ngx_http_upbot_look_t *look);

@@ -253,9 +253,33 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
+ * A pool is looked at in one hold of the zone's mutex (begin ... end):
+ * requests of two workers that claim the same cold pool at the same time
+ * would otherwise each get part of it, and make two provider calls.
+ */
+
+void
+ngx_http_upbot_cache_begin(ngx_http_upbot_main_conf_t *umcf)
+{
+    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_upbot_cache_end(ngx_http_upbot_main_conf_t *umcf)
+{
+    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/*
  * What the cache knows of a group, copied into "pool".  With "claim", a
  * group that is not fresh and that nobody is fetching is locked for the
- * caller to fetch.
+ * caller to fetch.  Between ngx_http_upbot_cache_begin() and _end().
  */
 
 void
@@ -272,8 +296,6 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
     now = ngx_current_msec;
 
     ngx_memzero(look, sizeof(ngx_http_upbot_look_t));
-
-    ngx_shmtx_lock(&cache->shpool->mutex);
 
     cn = ngx_http_upbot_cache_find(cache, group);
 
@@ -346,8 +368,6 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 
         look->claimed = 1;
     }
-
-    ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 
 

@@ -135,6 +135,10 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
     lk->nfetch = 0;
     lk->blocked = 0;
 
+    /* the pool is live: it has a group in the cache */
+
+    ngx_http_upbot_cache_begin(umcf);
+
     for (i = 0; i < lk->code->ngroups; i++) {
         group = &lk->code->groups[i];
 
@@ -180,6 +184,8 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
             break;
         }
     }
+
+    ngx_http_upbot_cache_end(umcf);
 
     /* the groups not walked are not candidates */
 
