@@ -20,6 +20,7 @@ typedef struct {
     u_char                                *start;
     u_char                                *p;
     u_char                                *last;
+    ngx_str_t                              s;         /* the last string */
     ngx_pool_t                            *pool;
     const ngx_http_upbot_json_handler_t   *h;
     void                                  *ctx;
@@ -101,11 +102,11 @@ ngx_http_upbot_json_scan(const u_char *p, const u_char *last, ngx_uint_t high)
 
 static ngx_int_t ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd,
     u_char *stack, ngx_uint_t *depth, ngx_uint_t max_depth);
-static ngx_int_t ngx_http_upbot_json_string(ngx_http_upbot_json_reader_t *rd,
-    ngx_str_t *s);
+static ngx_int_t ngx_http_upbot_json_string(
+    ngx_http_upbot_json_reader_t *rd);
 static ngx_int_t ngx_http_upbot_json_unescape(
-    ngx_http_upbot_json_reader_t *rd, u_char *start, ngx_str_t *s);
-static ngx_int_t ngx_http_upbot_json_hex4(u_char *p, uint32_t *cp);
+    ngx_http_upbot_json_reader_t *rd, u_char *start);
+static int32_t ngx_http_upbot_json_hex4(u_char *p);
 static ngx_int_t ngx_http_upbot_json_number(ngx_http_upbot_json_reader_t *rd);
 static size_t ngx_http_upbot_json_utf8(u_char *p, u_char *last);
 static ngx_int_t ngx_http_upbot_json_fail(ngx_http_upbot_json_reader_t *rd,
@@ -121,7 +122,6 @@ ngx_http_upbot_json_read(u_char *buf, size_t len,
 {
     u_char                        *stack;
     ngx_int_t                      rc;
-    ngx_str_t                      key;
     ngx_uint_t                     depth;
     ngx_http_upbot_json_reader_t   rd;
 
@@ -178,12 +178,12 @@ ngx_http_upbot_json_read(u_char *buf, size_t len,
                                                 "a name in quotes expected");
                 }
 
-                rc = ngx_http_upbot_json_string(&rd, &key);
+                rc = ngx_http_upbot_json_string(&rd);
                 if (rc != NGX_OK) {
                     return rc;
                 }
 
-                if (!h->map_key(ctx, key.data, key.len)) {
+                if (!h->map_key(ctx, rd.s.data, rd.s.len)) {
                     return NGX_ABORT;
                 }
 
@@ -236,7 +236,6 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
 {
     u_char                                *p;
     ngx_int_t                              rc;
-    ngx_str_t                              s;
     const ngx_http_upbot_json_handler_t   *h = rd->h;
 
     ngx_http_upbot_json_skip_space(rd);
@@ -250,12 +249,12 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
     switch (*p) {
 
     case '"':
-        rc = ngx_http_upbot_json_string(rd, &s);
+        rc = ngx_http_upbot_json_string(rd);
         if (rc != NGX_OK) {
             return rc;
         }
 
-        return h->string(rd->ctx, s.data, s.len) ? NGX_OK : NGX_ABORT;
+        return h->string(rd->ctx, rd->s.data, rd->s.len) ? NGX_OK : NGX_ABORT;
 
     case '{':
     case '[':
@@ -285,12 +284,12 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
                                                 "a name in quotes expected");
             }
 
-            rc = ngx_http_upbot_json_string(rd, &s);
+            rc = ngx_http_upbot_json_string(rd);
             if (rc != NGX_OK) {
                 return rc;
             }
 
-            if (!h->map_key(rd->ctx, s.data, s.len)) {
+            if (!h->map_key(rd->ctx, rd->s.data, rd->s.len)) {
                 return NGX_ABORT;
             }
 
@@ -356,10 +355,10 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
 }
 
 
-/* a string at rd->p (its opening quote); rd->p moves past its end */
+/* a string at rd->p (its opening quote) into rd->s; rd->p moves past it */
 
 static ngx_int_t
-ngx_http_upbot_json_string(ngx_http_upbot_json_reader_t *rd, ngx_str_t *s)
+ngx_http_upbot_json_string(ngx_http_upbot_json_reader_t *rd)
 {
     u_char  *p, *start;
     size_t   n;
@@ -375,14 +374,14 @@ ngx_http_upbot_json_string(ngx_http_upbot_json_reader_t *rd, ngx_str_t *s)
         }
 
         if (*p == '"') {
-            s->data = start;
-            s->len = p - start;
+            rd->s.data = start;
+            rd->s.len = p - start;
             rd->p = p + 1;
             return NGX_OK;
         }
 
         if (*p == '\\') {
-            return ngx_http_upbot_json_unescape(rd, start, s);
+            return ngx_http_upbot_json_unescape(rd, start);
         }
 
         if (*p < 0x20) {
@@ -405,12 +404,11 @@ ngx_http_upbot_json_string(ngx_http_upbot_json_reader_t *rd, ngx_str_t *s)
 /* a string with escapes, decoded into the pool: never longer than it was */
 
 static ngx_int_t
-ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start,
-    ngx_str_t *s)
+ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start)
 {
     u_char    *p, *d, *out;
     size_t     n;
-    uint32_t   cp, lo;
+    int32_t    cp, lo;
 
     /* its end first, for the size of the copy */
 
@@ -435,8 +433,8 @@ ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start,
         }
 
         if (*p == '"') {
-            s->data = out;
-            s->len = d - out;
+            rd->s.data = out;
+            rd->s.len = d - out;
             rd->p = p + 1;
             return NGX_OK;
         }
@@ -474,9 +472,9 @@ ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start,
         case 't':  *d++ = '\t'; break;
 
         case 'u':
-            if (rd->last - p < 6
-                || ngx_http_upbot_json_hex4(p + 2, &cp) != NGX_OK)
-            {
+            cp = (rd->last - p < 6) ? -1 : ngx_http_upbot_json_hex4(p + 2);
+
+            if (cp < 0) {
                 return ngx_http_upbot_json_fail(rd, p, "an invalid \\u escape");
             }
 
@@ -488,9 +486,10 @@ ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start,
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 /* a pair: \uD83D\uDE00; 12 bytes make 4 */
 
-                if (rd->last - p < 12 || p[6] != '\\' || p[7] != 'u'
-                    || ngx_http_upbot_json_hex4(p + 8, &lo) != NGX_OK
-                    || lo < 0xdc00 || lo > 0xdfff)
+                lo = (rd->last - p < 12 || p[6] != '\\' || p[7] != 'u')
+                     ? -1 : ngx_http_upbot_json_hex4(p + 8);
+
+                if (lo < 0xdc00 || lo > 0xdfff)
                 {
                     return ngx_http_upbot_json_fail(rd, p,
                                                 "a lone UTF-16 surrogate");
@@ -533,11 +532,13 @@ ngx_http_upbot_json_unescape(ngx_http_upbot_json_reader_t *rd, u_char *start,
 }
 
 
-static ngx_int_t
-ngx_http_upbot_json_hex4(u_char *p, uint32_t *cp)
+/* four hex digits, or -1 */
+
+static int32_t
+ngx_http_upbot_json_hex4(u_char *p)
 {
     u_char      c;
-    uint32_t    v;
+    int32_t     v;
     ngx_uint_t  i;
 
     v = 0;
@@ -552,13 +553,11 @@ ngx_http_upbot_json_hex4(u_char *p, uint32_t *cp)
             v = v * 16 + ((c | 0x20) - 'a' + 10);
 
         } else {
-            return NGX_ERROR;
+            return -1;
         }
     }
 
-    *cp = v;
-
-    return NGX_OK;
+    return v;
 }
 
 

@@ -810,6 +810,19 @@ ngx_http_upbot_on_start_map(void *ctx)
 }
 
 
+static ngx_inline ngx_uint_t
+ngx_http_upbot_same(const u_char *a, const u_char *b, size_t len)
+{
+    while (len--) {
+        if (*a++ != *b++) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 static int
 ngx_http_upbot_on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
@@ -829,8 +842,10 @@ ngx_http_upbot_on_map_key(void *ctx, const unsigned char *s, size_t len)
     for (i = 0; i < top->shape->nfields; i++) {
         field = &top->shape->fields[i];
 
+        /* names are short: compared here, not by a call */
+
         if (field->name.len == len
-            && ngx_memcmp(field->name.data, s, len) == 0)
+            && ngx_http_upbot_same(field->name.data, s, len))
         {
             if (NGX_HTTP_UPBOT_PRESENT(top->obj, field->bit)) {
                 return ngx_http_upbot_refuse(p, field, "given twice")
