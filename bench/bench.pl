@@ -58,7 +58,7 @@ my %api = (
 );
 
 my $json = JSON::PP->new->canonical;
-my (@report, %started, %children, $mock_pid);
+my (@report, %started, %children, $mock_pid, $ticks);
 
 $| = 1;
 
@@ -395,8 +395,8 @@ sub speed {
         say_('');
         say_("### $api{$a}{title}");
         say_('');
-        say_('| conns | target | req/s | p50 ms | p99 ms | vs return 200 | vs OpenResty |');
-        say_('|---:|---|---:|---:|---:|---:|---:|');
+        say_('| conns | target | req/s | p50 ms | p99 ms | vs return 200 | vs OpenResty | worker CPU µs/req | CPU vs return 200 |');
+        say_('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
 
         for my $c (@conns) {
             my %m;
@@ -405,14 +405,18 @@ sub speed {
                 my @r = @{ $res{$a}{$c}{$t} };
                 $m{$t} = { rps => median(map { $_->{rps} } @r),
                            p50 => median(map { $_->{p50} } @r),
-                           p99 => median(map { $_->{p99} } @r) };
+                           p99 => median(map { $_->{p99} } @r),
+                           cpu => median(map { $_->{cpu_us} } @r) };
             }
 
             for my $t (@targets) {
-                say_(sprintf('| %d | %s | %.0f | %.3f | %.3f | %s | %s |', $c, $t,
-                             $m{$t}{rps}, $m{$t}{p50} / 1000, $m{$t}{p99} / 1000,
+                say_(sprintf('| %d | %s | %.0f | %.3f | %.3f | %s | %s | %.2f | %s |',
+                             $c, $t, $m{$t}{rps}, $m{$t}{p50} / 1000,
+                             $m{$t}{p99} / 1000,
                              ratio($m{$t}{rps}, $m{return200}{rps}),
-                             ratio($m{$t}{rps}, $m{openresty}{rps} // 0)));
+                             ratio($m{$t}{rps}, $m{openresty}{rps} // 0),
+                             $m{$t}{cpu},
+                             ratio($m{$t}{cpu}, $m{return200}{cpu})));
             }
         }
     }
@@ -428,8 +432,12 @@ sub wrk {
     local $ENV{BENCH_BODY} = $api{$a}{body};
     local $ENV{BENCH_TOKEN} = $token;
 
+    my $worker = worker_pid($t);
+    my $cpu0 = cpu_ticks($worker);
+
     my $out = `wrk -t1 -c$c -d${duration}s --timeout 5s -s $bench/post.lua http://127.0.0.1:$port{$t}$api{$a}{path} 2>&1`;
 
+    my $cpu = cpu_ticks($worker) - $cpu0;
     my %r = $out =~ /(\w+)=(\d+)/g;
 
     die "bench: wrk on $t ($a, $c connections) failed:\n$out"
@@ -440,7 +448,29 @@ sub wrk {
         if $r{errors};
 
     return { rps => $r{requests} / ($r{duration_us} / 1e6),
-             p50 => $r{p50_us}, p99 => $r{p99_us} };
+             p50 => $r{p50_us}, p99 => $r{p99_us},
+             cpu_us => $cpu * 1e6 / $ticks / $r{requests} };
+}
+
+
+# the worker's CPU time (user + system), in clock ticks: per request, a
+# figure that a busy neighbour on a shared machine disturbs far less than
+# requests per second
+sub cpu_ticks {
+    my $pid = shift;
+    $ticks //= `getconf CLK_TCK` + 0 || 100;
+    my @f = split ' ', (slurp("/proc/$pid/stat") =~ s/^.*\) //sr);
+    return $f[11] + $f[12];
+}
+
+
+sub worker_pid {
+    my $t = shift;
+    my ($master) = slurp("$work/$t/logs/nginx.pid") =~ /(\d+)/
+        or die "bench: no pid for $t\n";
+    my ($worker) = grep { slurp("/proc/$_/stat") =~ /^\d+ \(\S+\) \S+ $master /
+                        } map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+    return $worker // die "bench: no worker for $t\n";
 }
 
 

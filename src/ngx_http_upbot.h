@@ -19,6 +19,7 @@
 
 
 #include "ngx_http_upbot_json.h"
+#include "ngx_http_upbot_siphash.h"
 #include "ngx_http_upbot_parse.h"
 #include "ngx_http_upbot_provider.h"
 
@@ -236,8 +237,6 @@ ngx_int_t ngx_http_upbot_handler(ngx_http_request_t *r);
 /* auth */
 char *ngx_http_upbot_read_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_pool_t *pool, ngx_str_t *content);
-uint64_t ngx_http_upbot_siphash(uint64_t k0, uint64_t k1,
-    const u_char *data, size_t len);
 char *ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_upbot_authenticate(ngx_http_request_t *r,
