@@ -294,7 +294,8 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
         last--;
     }
 
-    if (last - p > 7 && ngx_strncasecmp(p, (u_char *) "Bearer", 6) == 0
+    if (last - p > 7 && (p[0] | 0x20) == 'b'
+        && ngx_strncasecmp(p, (u_char *) "Bearer", 6) == 0
         && (p[6] == ' ' || p[6] == '\t'))
     {
         p += 7;

@@ -115,8 +115,11 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
         p++;
     }
 
+    /* as clients write it, else in any case */
+
     if (last - p < 16
-        || ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0)
+        || (ngx_memcmp(p, "application/json", 16) != 0
+            && ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0))
     {
         return NGX_DECLINED;
     }
