@@ -84,25 +84,28 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
 
     n = code->ngroups;
 
-    lk = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_lookup_t));
+    /* the look-up and its arrays, in one allocation */
+
+    lk = ngx_palloc(r->pool, sizeof(ngx_http_upbot_lookup_t)
+                             + n * (sizeof(ngx_http_upbot_facts_t *)
+                                    + sizeof(ngx_http_upbot_facts_t)
+                                    + 2 * sizeof(ngx_uint_t) + 2));
     if (lk == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_memzero(lk, sizeof(ngx_http_upbot_lookup_t));
+
     lk->code = code;
-    lk->facts = ngx_pcalloc(r->pool, n * sizeof(ngx_http_upbot_facts_t *));
-    lk->live = ngx_palloc(r->pool, n * sizeof(ngx_http_upbot_facts_t));
-    lk->state = ngx_palloc(r->pool, n * sizeof(ngx_uint_t));
-    lk->fetch = ngx_palloc(r->pool, n * sizeof(ngx_uint_t));
-    lk->got = ngx_pcalloc(r->pool, 2 * n);
-
-    if (lk->facts == NULL || lk->live == NULL || lk->state == NULL
-        || lk->fetch == NULL || lk->got == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
+    lk->facts = (ngx_http_upbot_facts_t **) (lk + 1);
+    lk->live = (ngx_http_upbot_facts_t *) (lk->facts + n);
+    lk->state = (ngx_uint_t *) (lk->live + n);
+    lk->fetch = lk->state + n;
+    lk->got = (u_char *) (lk->fetch + n);
     lk->busy = lk->got + n;
+
+    ngx_memzero(lk->facts, n * sizeof(ngx_http_upbot_facts_t *));
+    ngx_memzero(lk->got, 2 * n);
 
     ctx->lookup = lk;
 
