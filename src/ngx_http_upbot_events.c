@@ -25,6 +25,7 @@ static size_t ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_item(u_char *p,
     ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_str(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_upbot_put_int(u_char *p, int64_t n);
 
 
 /* ,"key": */
@@ -150,7 +151,7 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
     p = ngx_http_upbot_put_key(p, "client_addr");
     p = ngx_http_upbot_put_str(p, &client);
     p = ngx_http_upbot_put_key(p, "account_type");
-    p = ngx_sprintf(p, "%L", account->account_type);
+    p = ngx_http_upbot_put_int(p, account->account_type);
     p = ngx_http_upbot_put_key(p, "appid");
     p = ngx_http_upbot_put_str(p, &account->appid);
     p = ngx_http_upbot_put_key(p, "openid");
@@ -158,7 +159,7 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_TYPE)) {
         p = ngx_http_upbot_put_key(p, "device_type");
-        p = ngx_sprintf(p, "%L", device->device_type);
+        p = ngx_http_upbot_put_int(p, device->device_type);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_UUID)) {
@@ -282,12 +283,12 @@ ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_TIME)) {
         p = ngx_http_upbot_put_key(p, "event_time");
-        p = ngx_sprintf(p, "%L", item->event_time);
+        p = ngx_http_upbot_put_int(p, item->event_time);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_MEDIA_TYPE)) {
         p = ngx_http_upbot_put_key(p, "media_type");
-        p = ngx_sprintf(p, "%L", item->media_type);
+        p = ngx_http_upbot_put_int(p, item->media_type);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_CODE)) {
@@ -302,7 +303,7 @@ ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_DURATION)) {
         p = ngx_http_upbot_put_key(p, "duration");
-        p = ngx_sprintf(p, "%L", item->duration);
+        p = ngx_http_upbot_put_int(p, item->duration);
     }
 
     *p++ = '}';
@@ -320,4 +321,31 @@ ngx_http_upbot_put_str(u_char *p, ngx_str_t *s)
     *p++ = '"';
 
     return p;
+}
+
+
+/* what ngx_sprintf("%L") writes, without its format parsing */
+
+static u_char *
+ngx_http_upbot_put_int(u_char *p, int64_t n)
+{
+    u_char    digits[NGX_HTTP_UPBOT_INT_LEN], *d;
+    uint64_t  u;
+
+    if (n < 0) {
+        *p++ = '-';
+        u = (uint64_t) 0 - (uint64_t) n;
+
+    } else {
+        u = (uint64_t) n;
+    }
+
+    d = digits + sizeof(digits);
+
+    do {
+        *--d = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    return ngx_cpymem(p, d, digits + sizeof(digits) - d);
 }

@@ -198,3 +198,18 @@ X-Ret: 0
 ["POST /e\n{$::Head,\"items\":[{\"event_id\":\"1\"}]}", "GET /ev11.jsonl"]
 --- response_body_like eval
 [qr/"ret":0/, qr/^.*"request_id":"([0-9a-f]{32})".*\naccess rid=\1\n/]
+
+
+
+=== TEST 12: the largest numbers the fields take are written as they came
+--- config
+    location = /e {
+        upbot_event_log html/ev12.jsonl;
+        upbot_report_media_event;
+    }
+--- request eval
+["POST /e\n{$::Head,\"items\":[{\"event_id\":9007199254740991,\"event_time\":9007199254740991,\"media_type\":2147483647,\"duration\":2147483647},{\"event_time\":0,\"duration\":0,\"media_type\":1}]}",
+ "GET /ev12.jsonl"]
+--- response_body_like eval
+[qr/"ret":0/,
+ qr/"event_id":"9007199254740991","event_time":9007199254740991,"media_type":2147483647,"duration":2147483647\}\n.*"event_time":0,"media_type":1,"duration":0\}\n$/]
