@@ -810,19 +810,6 @@ ngx_http_upbot_on_start_map(void *ctx)
 }
 
 
-static ngx_inline ngx_uint_t
-ngx_http_upbot_same(const u_char *a, const u_char *b, size_t len)
-{
-    while (len--) {
-        if (*a++ != *b++) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 static int
 ngx_http_upbot_on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
@@ -842,10 +829,10 @@ ngx_http_upbot_on_map_key(void *ctx, const unsigned char *s, size_t len)
     for (i = 0; i < top->shape->nfields; i++) {
         field = &top->shape->fields[i];
 
-        /* names are short: compared here, not by a call */
+        /* the length and the first byte turn most names away */
 
-        if (field->name.len == len
-            && ngx_http_upbot_same(field->name.data, s, len))
+        if (field->name.len == len && field->name.data[0] == s[0]
+            && ngx_memcmp(field->name.data, s, len) == 0)
         {
             if (NGX_HTTP_UPBOT_PRESENT(top->obj, field->bit)) {
                 return ngx_http_upbot_refuse(p, field, "given twice")
