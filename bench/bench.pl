@@ -218,8 +218,6 @@ sub start_nginx {
     system($nginx, '-q', '-t', '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
         or die "bench: the $target configuration does not load\n";
 
-    return if $opt{no_start};
-
     port_free($opt{port} // $port{$target});
 
     system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0

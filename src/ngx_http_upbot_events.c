@@ -144,8 +144,9 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     head = buf + len - head_len;
 
-    p = ngx_sprintf(head, "{\"received_ms\":%L",
-                    (int64_t) tp->sec * 1000 + tp->msec);
+    p = ngx_cpymem(head, "{\"received_ms\":",
+                   sizeof("{\"received_ms\":") - 1);
+    p = ngx_http_upbot_put_int(p, (int64_t) tp->sec * 1000 + tp->msec);
     p = ngx_http_upbot_put_key(p, "request_id");
     p = ngx_http_upbot_put_str(p, &request_id);
     p = ngx_http_upbot_put_key(p, "client_addr");

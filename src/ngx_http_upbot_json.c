@@ -102,6 +102,7 @@ ngx_http_upbot_json_scan(const u_char *p, const u_char *last, ngx_uint_t high)
 
 static ngx_int_t ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd,
     u_char *stack, ngx_uint_t *depth, ngx_uint_t max_depth);
+static ngx_int_t ngx_http_upbot_json_name(ngx_http_upbot_json_reader_t *rd);
 static ngx_int_t ngx_http_upbot_json_string(
     ngx_http_upbot_json_reader_t *rd);
 static ngx_int_t ngx_http_upbot_json_unescape(
@@ -173,28 +174,10 @@ ngx_http_upbot_json_read(u_char *buf, size_t len,
             ngx_http_upbot_json_skip_space(&rd);
 
             if (stack[depth - 1] == NGX_HTTP_UPBOT_JSON_MAP) {
-                if (rd.p == rd.last || *rd.p != '"') {
-                    return ngx_http_upbot_json_fail(&rd, rd.p,
-                                                "a name in quotes expected");
-                }
-
-                rc = ngx_http_upbot_json_string(&rd);
+                rc = ngx_http_upbot_json_name(&rd);
                 if (rc != NGX_OK) {
                     return rc;
                 }
-
-                if (!h->map_key(ctx, rd.s.data, rd.s.len)) {
-                    return NGX_ABORT;
-                }
-
-                ngx_http_upbot_json_skip_space(&rd);
-
-                if (rd.p == rd.last || *rd.p != ':') {
-                    return ngx_http_upbot_json_fail(&rd, rd.p,
-                                                    "\":\" expected");
-                }
-
-                rd.p++;
             }
 
             rc = ngx_http_upbot_json_value(&rd, stack, &depth, max_depth);
@@ -279,27 +262,10 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
                 return h->end_map(rd->ctx) ? NGX_OK : NGX_ABORT;
             }
 
-            if (rd->p == rd->last || *rd->p != '"') {
-                return ngx_http_upbot_json_fail(rd, rd->p,
-                                                "a name in quotes expected");
-            }
-
-            rc = ngx_http_upbot_json_string(rd);
+            rc = ngx_http_upbot_json_name(rd);
             if (rc != NGX_OK) {
                 return rc;
             }
-
-            if (!h->map_key(rd->ctx, rd->s.data, rd->s.len)) {
-                return NGX_ABORT;
-            }
-
-            ngx_http_upbot_json_skip_space(rd);
-
-            if (rd->p == rd->last || *rd->p != ':') {
-                return ngx_http_upbot_json_fail(rd, rd->p, "\":\" expected");
-            }
-
-            rd->p++;
 
             return ngx_http_upbot_json_value(rd, stack, depth, max_depth);
         }
@@ -352,6 +318,39 @@ ngx_http_upbot_json_value(ngx_http_upbot_json_reader_t *rd, u_char *stack,
     }
 
     return ngx_http_upbot_json_fail(rd, p, "a value expected");
+}
+
+
+/* a member's name and its ":"; the handler is told the name */
+
+static ngx_int_t
+ngx_http_upbot_json_name(ngx_http_upbot_json_reader_t *rd)
+{
+    ngx_int_t  rc;
+
+    if (rd->p == rd->last || *rd->p != '"') {
+        return ngx_http_upbot_json_fail(rd, rd->p,
+                                        "a name in quotes expected");
+    }
+
+    rc = ngx_http_upbot_json_string(rd);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!rd->h->map_key(rd->ctx, rd->s.data, rd->s.len)) {
+        return NGX_ABORT;
+    }
+
+    ngx_http_upbot_json_skip_space(rd);
+
+    if (rd->p == rd->last || *rd->p != ':') {
+        return ngx_http_upbot_json_fail(rd, rd->p, "\":\" expected");
+    }
+
+    rd->p++;
+
+    return NGX_OK;
 }
 
 

@@ -78,7 +78,6 @@ struct ngx_http_upbot_parser_s {
     ngx_http_upbot_frame_t          first_frames[NGX_HTTP_UPBOT_FIRST_FRAMES];
     ngx_str_t                       error;
     unsigned                        refused:1;
-    unsigned                        started:1;
 };
 
 
@@ -494,7 +493,6 @@ ngx_http_upbot_target(ngx_http_upbot_parser_t *p, u_char **obj,
     *rc = NGX_OK;
 
     if (p->depth == 0) {
-        p->started = 1;
         *rc = ngx_http_upbot_refuse(p, NULL, "the body must be a JSON object");
         return NULL;
     }
@@ -523,7 +521,6 @@ ngx_http_upbot_push(ngx_http_upbot_parser_t *p)
 {
     ngx_http_upbot_frame_t  *f;
 
-    p->started = 1;
 
     if (p->depth == p->limits->max_depth) {
         (void) ngx_http_upbot_refuse(p, NULL,
@@ -887,7 +884,6 @@ ngx_http_upbot_on_start_array(void *ctx)
     const ngx_http_upbot_field_t  *field;
 
     if (p->depth == 0) {
-        p->started = 1;
         return ngx_http_upbot_refuse(p, NULL,
                                      "the body must be a JSON object")
                == NGX_OK;
