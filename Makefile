@@ -43,7 +43,7 @@ test: build
 bench: build bench-deps
 	perl bench/bench.pl
 
-# the JSON reader under libFuzzer, ASan and UBSan (FUZZ_SECONDS=60)
+# the request parser under libFuzzer, ASan and UBSan (FUZZ_SECONDS=60)
 fuzz: build
 	@command -v clang >/dev/null || $(MAKE) deps DEBS=clang
 	bash fuzz/run.sh

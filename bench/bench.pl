@@ -509,7 +509,7 @@ sub instructions {
 # total instructions of a single-process nginx that served $n requests
 sub callgrind {
     my ($t, $a, $n) = @_;
-    my $name = "ir-$t-$a";
+    my $name = "ir-$t-$a-$n";
     my $prefix = "$work/$name";
     my $port = $port{probe};
 
@@ -521,6 +521,8 @@ sub callgrind {
 
     write_file("$prefix/conf/nginx.conf", $conf);
 
+    # both runs kept: bench/ir-diff.pl prints where a request's
+    # instructions go, function by function
     my $out = "$prefix/callgrind.out";
 
     port_free($port);

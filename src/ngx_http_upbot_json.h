@@ -2,11 +2,11 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * JSON on the hot path, without yajl: a strict reader for request bodies
- * (RFC 8259, UTF-8 checked) that calls a handler per token, in one pass
- * over a buffer, strings handed out in place unless they hold escapes;
- * and the writer's escaping, the same bytes yajl_gen makes.  Depends on
- * the nginx core only.
+ * JSON on the hot path, without yajl: the pieces of a strict reader for
+ * request bodies (RFC 8259, UTF-8 checked), one value at a time, so that
+ * the parser (ngx_http_upbot_parse.c) walks a body by its expected shape
+ * and reads each value straight into its field; and the writer's escaping,
+ * the same bytes yajl_gen makes.  Depends on the nginx core only.
  */
 
 
@@ -17,30 +17,218 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#if (defined __SSE2__ && defined __GNUC__)
+#include <emmintrin.h>
+#define NGX_HTTP_UPBOT_SSE2  1
+#endif
 
-/* each returns 1 to go on, 0 to stop the reading (the handler's choice) */
+
 typedef struct {
-    int  (*null)(void *ctx);
-    int  (*boolean)(void *ctx, int value);
-    int  (*number)(void *ctx, const char *s, size_t len);
-    int  (*string)(void *ctx, const u_char *s, size_t len);
-    int  (*start_map)(void *ctx);
-    int  (*map_key)(void *ctx, const u_char *s, size_t len);
-    int  (*end_map)(void *ctx);
-    int  (*start_array)(void *ctx);
-    int  (*end_array)(void *ctx);
-} ngx_http_upbot_json_handler_t;
+    u_char                         *start;
+    u_char                         *pos;
+    u_char                         *last;
+    ngx_pool_t                     *pool;    /* for strings with escapes */
+    ngx_str_t                      *error;   /* "invalid JSON at byte N: …" */
+} ngx_http_upbot_json_t;
 
 
 /*
- * NGX_OK: read to the end; NGX_ABORT: a handler stopped it; NGX_DECLINED:
- * not JSON, *error says where and why; NGX_ERROR: no memory.  Strings
- * with escapes are decoded into the pool; the others point into buf, which
- * must outlive their use.  Nesting deeper than max_depth is refused.
+ * Each reads one token at j->pos and moves past it.  NGX_OK: read;
+ * NGX_DECLINED: not JSON, *j->error says where and why; NGX_ERROR: no
+ * memory.
  */
-ngx_int_t ngx_http_upbot_json_read(u_char *buf, size_t len,
-    const ngx_http_upbot_json_handler_t *h, void *ctx, ngx_uint_t max_depth,
-    ngx_pool_t *pool, ngx_str_t *error);
+
+/* the part of ngx_http_upbot_json_string() after "p", plain ASCII before */
+ngx_int_t ngx_http_upbot_json_string_from(ngx_http_upbot_json_t *j,
+    u_char *p, ngx_str_t *s, ngx_uint_t *decoded);
+
+/*
+ * A number, its text in *text; besides NGX_OK (an integer of at most
+ * 2^63-1 in magnitude, in *value): NGX_ABORT, its integer part is larger;
+ * NGX_DONE, it has a fraction or an exponent.
+ */
+ngx_int_t ngx_http_upbot_json_number(ngx_http_upbot_json_t *j,
+    ngx_str_t *text, int64_t *value);
+
+/* true, false or null */
+ngx_int_t ngx_http_upbot_json_literal(ngx_http_upbot_json_t *j);
+
+/* a member's name: a string, and nothing else, must be there */
+ngx_int_t ngx_http_upbot_json_name(ngx_http_upbot_json_t *j, ngx_str_t *name,
+    ngx_uint_t *decoded);
+
+/*
+ * Any value, checked and passed over.  "depth" objects and arrays are open
+ * around it; NGX_ABORT: it would open more than max_depth.
+ */
+ngx_int_t ngx_http_upbot_json_skip(ngx_http_upbot_json_t *j,
+    ngx_uint_t depth, ngx_uint_t max_depth);
+
+/* why what follows a member or an element is not JSON */
+ngx_int_t ngx_http_upbot_json_next_fail(ngx_http_upbot_json_t *j,
+    u_char close);
+
+/* records why the input is not JSON; returns NGX_DECLINED (or NGX_ERROR) */
+ngx_int_t ngx_http_upbot_json_fail(ngx_http_upbot_json_t *j, u_char *at,
+    const char *what);
+
+
+/* the white space at p: where it ends */
+u_char *ngx_http_upbot_json_space_end(u_char *p, u_char *last);
+
+
+static ngx_inline void
+ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
+{
+    u_char  *p;
+
+    /* a token that follows another directly, or after one space */
+
+    p = j->pos;
+
+    if (j->last - p >= 2) {
+        if (p[0] > ' ') {
+            return;
+        }
+
+        if (p[0] == ' ' && p[1] > ' ') {
+            j->pos = p + 1;
+            return;
+        }
+    }
+
+    j->pos = ngx_http_upbot_json_space_end(p, j->last);
+}
+
+
+/*
+ * A string at its opening quote.  One without escapes is handed out in
+ * place (*decoded = 0), and is then also its own JSON form; one with
+ * escapes is decoded into the pool (*decoded = 1).  Inline: the usual
+ * string is short printable ASCII, its closing quote in the first block
+ * of 16 bytes.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_string(ngx_http_upbot_json_t *j, ngx_str_t *s,
+    ngx_uint_t *decoded)
+{
+    u_char   *p, *start;
+#if (NGX_HTTP_UPBOT_SSE2)
+    int       bits;
+    __m128i   v, hit;
+#endif
+
+    start = j->pos + 1;
+    p = start;
+
+#if (NGX_HTTP_UPBOT_SSE2)
+    while (j->last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        /* '"', '\\', and (signed) 0x00-0x1f and 0x80-0xff alike */
+
+        hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                        _mm_cmpeq_epi8(v,
+                                                       _mm_set1_epi8('\\'))),
+                           _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+        bits = _mm_movemask_epi8(hit);
+
+        if (bits) {
+            p += __builtin_ctz(bits);
+
+            if (*p == '"') {
+                s->data = start;
+                s->len = p - start;
+                j->pos = p + 1;
+                *decoded = 0;
+                return NGX_OK;
+            }
+
+            break;
+        }
+
+        p += 16;
+    }
+#endif
+
+    return ngx_http_upbot_json_string_from(j, p, s, decoded);
+}
+
+
+/* the ":" after a name */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_colon(ngx_http_upbot_json_t *j)
+{
+    ngx_http_upbot_json_space(j);
+
+    if (j->pos == j->last || *j->pos != ':') {
+        return ngx_http_upbot_json_fail(j, j->pos, "\":\" expected");
+    }
+
+    j->pos++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * After a member or an element: NGX_OK, a "," (and the space after it);
+ * NGX_DONE, the "close" of the object or array.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
+{
+    ngx_http_upbot_json_space(j);
+
+    if (j->pos < j->last) {
+        if (*j->pos == ',') {
+            j->pos++;
+            ngx_http_upbot_json_space(j);
+            return NGX_OK;
+        }
+
+        if (*j->pos == close) {
+            j->pos++;
+            return NGX_DONE;
+        }
+    }
+
+    return ngx_http_upbot_json_next_fail(j, close);
+}
+
+
+/*
+ * Whether the bytes at "p" (past an opening quote) are "quoted": a name
+ * of "len" plain ASCII bytes and its closing quote, in a block of 16.
+ * Such bytes are that JSON string, with no need to read it.
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_upbot_json_is(const u_char *p, const u_char *last,
+    const u_char quoted[16], size_t len)
+{
+#if (NGX_HTTP_UPBOT_SSE2)
+    int  bits, want;
+
+    if (last - p >= 16) {
+        bits = _mm_movemask_epi8(
+                   _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *) p),
+                                  _mm_loadu_si128((const __m128i *) quoted)));
+
+        want = (1 << (len + 1)) - 1;
+
+        return (bits & want) == want;
+    }
+#endif
+
+    return (size_t) (last - p) > len && p[0] == quoted[0]
+           && ngx_memcmp(p, quoted, len + 1) == 0;
+}
+
 
 /* the length of s as the inside of a JSON string */
 size_t ngx_http_upbot_json_escaped_len(const u_char *s, size_t len);

@@ -3,10 +3,10 @@
  * Copyright (C) 2026, the upbot authors
  *
  * Request bodies -> C structs.  A shape lists an object's fields; the
- * JSON reader's handler (ngx_http_upbot_json.h) walks the shapes, so both
- * APIs share one parser.  A body in one buffer is read in place; one that
- * arrives in pieces is gathered first.  Depends on the nginx core only
- * (pools, strings), not on the HTTP module.
+ * parser walks a body along the shapes with the JSON reader's pieces
+ * (ngx_http_upbot_json.h), so both APIs share one parser.  A body in one
+ * buffer is read in place; one that arrives in pieces is gathered first.
+ * Depends on the nginx core only (pools, strings), not on the HTTP module.
  */
 
 
@@ -19,13 +19,21 @@
 
 
 
-/* every struct a shape fills starts with this: bit N = field N seen */
+/*
+ * Every struct a shape fills starts with two sets of bits: field N was
+ * given; field N is a string that had escapes (decoded into the pool; one
+ * without is its own JSON form, and is copied as it is).
+ */
 #define NGX_HTTP_UPBOT_PRESENT(obj, bit)                                     \
-    ((*(ngx_uint_t *) (obj)) & ((ngx_uint_t) 1 << (bit)))
+    (((ngx_uint_t *) (obj))[0] & ((ngx_uint_t) 1 << (bit)))
+
+#define NGX_HTTP_UPBOT_DECODED(obj, bit)                                     \
+    (((ngx_uint_t *) (obj))[1] & ((ngx_uint_t) 1 << (bit)))
 
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     int64_t                         account_type;
     ngx_str_t                       appid;
     ngx_str_t                       openid;
@@ -38,6 +46,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     ngx_http_upbot_account_t        account_info;
     int64_t                         media_type;
     ngx_str_t                       code;
@@ -47,6 +56,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     int64_t                         device_type;
     ngx_str_t                       uuid;
 } ngx_http_upbot_device_t;
@@ -57,6 +67,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     ngx_http_upbot_account_t        account_info;
     ngx_http_upbot_device_t         device_info;
 } ngx_http_upbot_head_t;
@@ -66,6 +77,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     ngx_str_t                       event_id;
     int64_t                         event_time;
     int64_t                         media_type;
@@ -84,6 +96,7 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                      present;
+    ngx_uint_t                      decoded;
     ngx_http_upbot_head_t           head;
     ngx_array_t                    *items;   /* ngx_http_upbot_event_item_t */
 } ngx_http_upbot_media_event_req_t;

@@ -369,7 +369,7 @@ ngx_http_upbot_walk_null(void *ctx)
 {
     ngx_http_upbot_walk_t  *w = ctx;
 
-    return w->scalar(w, ngx_http_upbot_json_null, NULL, 0, 0) == NGX_OK;
+    return w->scalar(w, ngx_http_upbot_reply_null, NULL, 0, 0) == NGX_OK;
 }
 
 
@@ -378,7 +378,7 @@ ngx_http_upbot_walk_boolean(void *ctx, int b)
 {
     ngx_http_upbot_walk_t  *w = ctx;
 
-    return w->scalar(w, ngx_http_upbot_json_bool, NULL, 0, b) == NGX_OK;
+    return w->scalar(w, ngx_http_upbot_reply_bool, NULL, 0, b) == NGX_OK;
 }
 
 
@@ -387,7 +387,7 @@ ngx_http_upbot_walk_integer(void *ctx, long long n)
 {
     ngx_http_upbot_walk_t  *w = ctx;
 
-    return w->scalar(w, ngx_http_upbot_json_int, NULL, 0, n) == NGX_OK;
+    return w->scalar(w, ngx_http_upbot_reply_int, NULL, 0, n) == NGX_OK;
 }
 
 
@@ -396,7 +396,7 @@ ngx_http_upbot_walk_double(void *ctx, double d)
 {
     ngx_http_upbot_walk_t  *w = ctx;
 
-    return w->scalar(w, ngx_http_upbot_json_other, NULL, 0, 0) == NGX_OK;
+    return w->scalar(w, ngx_http_upbot_reply_other, NULL, 0, 0) == NGX_OK;
 }
 
 
@@ -405,7 +405,7 @@ ngx_http_upbot_walk_string(void *ctx, const unsigned char *s, size_t len)
 {
     ngx_http_upbot_walk_t  *w = ctx;
 
-    return w->scalar(w, ngx_http_upbot_json_string, s, len, 0) == NGX_OK;
+    return w->scalar(w, ngx_http_upbot_reply_string, s, len, 0) == NGX_OK;
 }
 
 

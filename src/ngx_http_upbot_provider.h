@@ -56,12 +56,12 @@ typedef struct {
 } ngx_http_upbot_reply_t;
 
 typedef enum {
-    ngx_http_upbot_json_null = 0,
-    ngx_http_upbot_json_bool,
-    ngx_http_upbot_json_int,
-    ngx_http_upbot_json_string,
-    ngx_http_upbot_json_other
-} ngx_http_upbot_json_type_e;
+    ngx_http_upbot_reply_null = 0,
+    ngx_http_upbot_reply_bool,
+    ngx_http_upbot_reply_int,
+    ngx_http_upbot_reply_string,
+    ngx_http_upbot_reply_other
+} ngx_http_upbot_reply_type_e;
 
 struct ngx_http_upbot_walk_s {
     ngx_uint_t                      depth;       /* containers open */
@@ -74,7 +74,7 @@ struct ngx_http_upbot_walk_s {
 
     /* a scalar at keys[1..depth]; a map opened or closed at depth */
     ngx_int_t                     (*scalar)(ngx_http_upbot_walk_t *w,
-                                      ngx_http_upbot_json_type_e type,
+                                      ngx_http_upbot_reply_type_e type,
                                       const u_char *s, size_t len,
                                       long long n);
     ngx_int_t                     (*map)(ngx_http_upbot_walk_t *w,

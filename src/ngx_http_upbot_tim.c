@@ -19,7 +19,7 @@
 
 
 static ngx_int_t ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
 static ngx_int_t ngx_http_upbot_tim_map(ngx_http_upbot_walk_t *w,
     ngx_uint_t open);
@@ -275,7 +275,7 @@ ngx_http_upbot_tim_map(ngx_http_upbot_walk_t *w, ngx_uint_t open)
 
 static ngx_int_t
 ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n)
 {
     ngx_pool_t                *pool = w->reply->pool;
@@ -283,7 +283,7 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
 
     if (w->depth == 1) {
         if (ngx_http_upbot_walk_key(w, 1, "ErrorCode")) {
-            if (type != ngx_http_upbot_json_int || n < 0
+            if (type != ngx_http_upbot_reply_int || n < 0
                 || n > NGX_MAX_INT32_VALUE)
             {
                 return NGX_ERROR;
@@ -292,12 +292,12 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
             w->reply->error = n;
 
         } else if (ngx_http_upbot_walk_key(w, 1, "ActionStatus")
-                   && type == ngx_http_upbot_json_string)
+                   && type == ngx_http_upbot_reply_string)
         {
             return ngx_http_upbot_copy(pool, &w->reply->status, s, len);
 
         } else if (ngx_http_upbot_walk_key(w, 1, "ErrorInfo")
-                   && type == ngx_http_upbot_json_string)
+                   && type == ngx_http_upbot_reply_string)
         {
             /* the provider's words go to the error log: printable */
             return ngx_http_upbot_copy_printable(pool, &w->reply->info, s,
@@ -310,7 +310,7 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
     if (w->depth == 3 && ngx_http_upbot_tim_in_group(w)) {
 
         if (ngx_http_upbot_walk_key(w, 3, "GroupId")) {
-            if (type != ngx_http_upbot_json_string) {
+            if (type != ngx_http_upbot_reply_string) {
                 return NGX_ERROR;
             }
 
@@ -318,7 +318,7 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
         }
 
         if (ngx_http_upbot_walk_key(w, 3, "ErrorCode")) {
-            if (type != ngx_http_upbot_json_int || n < 0
+            if (type != ngx_http_upbot_reply_int || n < 0
                 || n > NGX_MAX_INT32_VALUE)
             {
                 return NGX_ERROR;
@@ -329,18 +329,18 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
         }
 
         if (ngx_http_upbot_walk_key(w, 3, "Name")) {
-            return type == ngx_http_upbot_json_string
+            return type == ngx_http_upbot_reply_string
                    ? ngx_http_upbot_copy(pool, &g->name, s, len) : NGX_OK;
         }
 
         if (ngx_http_upbot_walk_key(w, 3, "FaceUrl")) {
-            return type == ngx_http_upbot_json_string
+            return type == ngx_http_upbot_reply_string
                    ? ngx_http_upbot_copy(pool, &g->face_url, s, len)
                    : NGX_OK;
         }
 
         if (ngx_http_upbot_walk_key(w, 3, "MemberNum")) {
-            if (type != ngx_http_upbot_json_int || n < 0
+            if (type != ngx_http_upbot_reply_int || n < 0
                 || n > NGX_MAX_INT32_VALUE)
             {
                 return NGX_ERROR;
@@ -351,7 +351,7 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
         }
 
         if (ngx_http_upbot_walk_key(w, 3, "MaxMemberNum")) {
-            if (type != ngx_http_upbot_json_int || n < 0
+            if (type != ngx_http_upbot_reply_int || n < 0
                 || n > NGX_MAX_INT32_VALUE)
             {
                 return NGX_ERROR;
@@ -366,7 +366,7 @@ ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
 
     if (w->depth == 5 && ngx_http_upbot_tim_in_group(w)
         && ngx_http_upbot_walk_key(w, 3, "AppDefinedData")
-        && type == ngx_http_upbot_json_string)
+        && type == ngx_http_upbot_reply_string)
     {
         if (ngx_http_upbot_walk_key(w, 5, "Key")) {
             return ngx_http_upbot_copy(pool, &w->pair_key, s, len);

@@ -14,12 +14,12 @@
 
 
 static ngx_int_t ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
 static ngx_int_t ngx_http_upbot_yunxin_map(ngx_http_upbot_walk_t *w,
     ngx_uint_t open);
 static ngx_int_t ngx_http_upbot_yunxin_extension(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
 
 
@@ -153,7 +153,7 @@ ngx_http_upbot_yunxin_map(ngx_http_upbot_walk_t *w, ngx_uint_t open)
 
 static ngx_int_t
 ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n)
 {
     u_char                     buf[NGX_INT64_LEN];
@@ -163,7 +163,7 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
 
     if (w->depth == 1) {
         if (ngx_http_upbot_walk_key(w, 1, "code")) {
-            if (type != ngx_http_upbot_json_int || n < 0
+            if (type != ngx_http_upbot_reply_int || n < 0
                 || n > NGX_MAX_INT32_VALUE)
             {
                 return NGX_ERROR;
@@ -172,7 +172,7 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
             w->reply->error = n;
 
         } else if (ngx_http_upbot_walk_key(w, 1, "msg")
-                   && type == ngx_http_upbot_json_string)
+                   && type == ngx_http_upbot_reply_string)
         {
             /* the provider's words go to the error log: printable */
             return ngx_http_upbot_copy_printable(pool, &w->reply->info, s,
@@ -187,11 +187,11 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
     }
 
     if (ngx_http_upbot_walk_key(w, w->depth, "team_id")) {
-        if (type == ngx_http_upbot_json_int) {
+        if (type == ngx_http_upbot_reply_int) {
             len = ngx_sprintf(buf, "%L", (int64_t) n) - buf;
             s = buf;
 
-        } else if (type != ngx_http_upbot_json_string) {
+        } else if (type != ngx_http_upbot_reply_string) {
             return NGX_ERROR;
         }
 
@@ -199,17 +199,17 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
     }
 
     if (ngx_http_upbot_walk_key(w, w->depth, "name")) {
-        return type == ngx_http_upbot_json_string
+        return type == ngx_http_upbot_reply_string
                ? ngx_http_upbot_copy(pool, &g->name, s, len) : NGX_OK;
     }
 
     if (ngx_http_upbot_walk_key(w, w->depth, "icon")) {
-        return type == ngx_http_upbot_json_string
+        return type == ngx_http_upbot_reply_string
                ? ngx_http_upbot_copy(pool, &g->face_url, s, len) : NGX_OK;
     }
 
     if (ngx_http_upbot_walk_key(w, w->depth, "server_extension")) {
-        return type == ngx_http_upbot_json_string
+        return type == ngx_http_upbot_reply_string
                ? ngx_http_upbot_copy(pool, &w->reply->extension, s, len)
                : NGX_OK;
     }
@@ -224,11 +224,11 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
         return NGX_OK;
     }
 
-    if (type == ngx_http_upbot_json_null) {
+    if (type == ngx_http_upbot_reply_null) {
         return NGX_OK;
     }
 
-    if (type != ngx_http_upbot_json_int || n < 0 || n > NGX_MAX_INT32_VALUE) {
+    if (type != ngx_http_upbot_reply_int || n < 0 || n > NGX_MAX_INT32_VALUE) {
         return NGX_ERROR;
     }
 
@@ -242,12 +242,12 @@ ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
 
 static ngx_int_t
 ngx_http_upbot_yunxin_extension(ngx_http_upbot_walk_t *w,
-    ngx_http_upbot_json_type_e type, const u_char *s, size_t len,
+    ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n)
 {
     ngx_str_t  *field = &w->reply->url_field;
 
-    if (w->depth == 1 && type == ngx_http_upbot_json_string
+    if (w->depth == 1 && type == ngx_http_upbot_reply_string
         && w->key_len[1] == field->len
         && ngx_strncmp(w->keys[1], field->data, field->len) == 0)
     {
