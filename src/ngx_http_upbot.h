@@ -64,6 +64,7 @@ typedef struct {
     ngx_uint_t                      max_members;
     unsigned                        known:1;
     unsigned                        gone:1;
+    unsigned                        plain:1;     /* strings need no escaping */
 } ngx_http_upbot_facts_t;
 
 
@@ -102,6 +103,7 @@ typedef struct {
     ngx_uint_t                      source;
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
+    unsigned                        plain:1;     /* overrides: no escaping */
 } ngx_http_upbot_group_t;
 
 
@@ -228,6 +230,7 @@ typedef struct {
     ngx_str_t                       url;
     ngx_str_t                       name;
     ngx_str_t                       background;
+    unsigned                        plain:1;     /* no escaping needed */
 } ngx_http_upbot_answer_t;
 
 

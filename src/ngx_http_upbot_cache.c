@@ -29,6 +29,7 @@ typedef struct {
     uint16_t                        url_len;
     u_char                          known;
     u_char                          gone;
+    u_char                          plain;       /* strings need no escaping */
     u_char                          data[1];
 } ngx_http_upbot_cache_node_t;
 
@@ -317,6 +318,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         if (look->state != NGX_HTTP_UPBOT_FACTS_NONE) {
             look->facts.known = 1;
             look->facts.gone = cn->gone;
+            look->facts.plain = cn->plain;
             look->facts.members = cn->members;
             look->facts.max_members = cn->max_members;
 
@@ -537,6 +539,7 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
         ngx_memcpy(p, f->url.data, url);
 
         cn->gone = f->error != 0;
+        cn->plain = ngx_http_upbot_facts_plain(f);
         cn->members = f->members > 0 ? (uint32_t) f->members : 0;
         cn->max_members = f->max_members > 0 ? (uint32_t) f->max_members
                                               : 0;

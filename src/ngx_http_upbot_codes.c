@@ -483,6 +483,16 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
         group->key = group->id;
 
+        /* whether answers can copy these strings as they are, once */
+
+        group->plain = ngx_http_upbot_json_plain(group->url.data,
+                                                 group->url.len)
+                       && ngx_http_upbot_json_plain(group->name.data,
+                                                    group->name.len)
+                       && ngx_http_upbot_json_plain(group->background.data,
+                                                    group->background.len);
+        group->facts.plain = 1;         /* static facts carry no strings */
+
         if (group->source != NGX_HTTP_UPBOT_SOURCE_STATIC) {
             if (ngx_http_upbot_resolve(cf, umcf, rows[i], group) != NGX_OK) {
                 return NGX_ERROR;

@@ -25,6 +25,8 @@ static size_t ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_item(u_char *p,
     ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_str(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_upbot_put_field(u_char *p, void *obj, ngx_uint_t bit,
+    ngx_str_t *s);
 static u_char *ngx_http_upbot_put_int(u_char *p, int64_t n);
 
 
@@ -36,6 +38,11 @@ static u_char *ngx_http_upbot_put_int(u_char *p, int64_t n);
 
 #define ngx_http_upbot_str_len(s)                                            \
     (2 + ngx_http_upbot_json_escaped_len((s)->data, (s)->len))
+
+/* a string of the body: one without escapes is its own JSON form */
+#define ngx_http_upbot_field_len(obj, bit, s)                                \
+    (NGX_HTTP_UPBOT_DECODED(obj, bit) ? ngx_http_upbot_str_len(s)            \
+                                      : 2 + (s)->len)
 
 
 char *
@@ -121,13 +128,17 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
                + ngx_http_upbot_key_len("account_type")
                + NGX_HTTP_UPBOT_INT_LEN
                + ngx_http_upbot_key_len("appid")
-               + ngx_http_upbot_str_len(&account->appid)
+               + ngx_http_upbot_field_len(account, NGX_HTTP_UPBOT_ACCOUNT_APPID,
+                                          &account->appid)
                + ngx_http_upbot_key_len("openid")
-               + ngx_http_upbot_str_len(&account->openid)
+               + ngx_http_upbot_field_len(account,
+                                          NGX_HTTP_UPBOT_ACCOUNT_OPENID,
+                                          &account->openid)
                + ngx_http_upbot_key_len("device_type")
                + NGX_HTTP_UPBOT_INT_LEN
                + ngx_http_upbot_key_len("uuid")
-               + ngx_http_upbot_str_len(&device->uuid);
+               + ngx_http_upbot_field_len(device, NGX_HTTP_UPBOT_DEVICE_UUID,
+                                          &device->uuid);
 
     len = head_len;
 
@@ -154,9 +165,11 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
     p = ngx_http_upbot_put_key(p, "account_type");
     p = ngx_http_upbot_put_int(p, account->account_type);
     p = ngx_http_upbot_put_key(p, "appid");
-    p = ngx_http_upbot_put_str(p, &account->appid);
+    p = ngx_http_upbot_put_field(p, account, NGX_HTTP_UPBOT_ACCOUNT_APPID,
+                                 &account->appid);
     p = ngx_http_upbot_put_key(p, "openid");
-    p = ngx_http_upbot_put_str(p, &account->openid);
+    p = ngx_http_upbot_put_field(p, account, NGX_HTTP_UPBOT_ACCOUNT_OPENID,
+                                 &account->openid);
 
     if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_TYPE)) {
         p = ngx_http_upbot_put_key(p, "device_type");
@@ -165,7 +178,8 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     if (NGX_HTTP_UPBOT_PRESENT(device, NGX_HTTP_UPBOT_DEVICE_UUID)) {
         p = ngx_http_upbot_put_key(p, "uuid");
-        p = ngx_http_upbot_put_str(p, &device->uuid);
+        p = ngx_http_upbot_put_field(p, device, NGX_HTTP_UPBOT_DEVICE_UUID,
+                                     &device->uuid);
     }
 
     head_len = p - head;
@@ -262,13 +276,16 @@ static size_t
 ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item)
 {
     return ngx_http_upbot_key_len("event_id")
-           + ngx_http_upbot_str_len(&item->event_id)
+           + ngx_http_upbot_field_len(item, NGX_HTTP_UPBOT_ITEM_EVENT_ID,
+                                      &item->event_id)
            + ngx_http_upbot_key_len("event_time") + NGX_HTTP_UPBOT_INT_LEN
            + ngx_http_upbot_key_len("media_type") + NGX_HTTP_UPBOT_INT_LEN
            + ngx_http_upbot_key_len("code")
-           + ngx_http_upbot_str_len(&item->code)
+           + ngx_http_upbot_field_len(item, NGX_HTTP_UPBOT_ITEM_CODE,
+                                      &item->code)
            + ngx_http_upbot_key_len("trace_id")
-           + ngx_http_upbot_str_len(&item->trace_id)
+           + ngx_http_upbot_field_len(item, NGX_HTTP_UPBOT_ITEM_TRACE_ID,
+                                      &item->trace_id)
            + ngx_http_upbot_key_len("duration") + NGX_HTTP_UPBOT_INT_LEN
            + sizeof("}\n") - 1;
 }
@@ -279,7 +296,8 @@ ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
 {
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_ID)) {
         p = ngx_http_upbot_put_key(p, "event_id");
-        p = ngx_http_upbot_put_str(p, &item->event_id);
+        p = ngx_http_upbot_put_field(p, item, NGX_HTTP_UPBOT_ITEM_EVENT_ID,
+                                     &item->event_id);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_EVENT_TIME)) {
@@ -294,12 +312,14 @@ ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_CODE)) {
         p = ngx_http_upbot_put_key(p, "code");
-        p = ngx_http_upbot_put_str(p, &item->code);
+        p = ngx_http_upbot_put_field(p, item, NGX_HTTP_UPBOT_ITEM_CODE,
+                                     &item->code);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_TRACE_ID)) {
         p = ngx_http_upbot_put_key(p, "trace_id");
-        p = ngx_http_upbot_put_str(p, &item->trace_id);
+        p = ngx_http_upbot_put_field(p, item, NGX_HTTP_UPBOT_ITEM_TRACE_ID,
+                                     &item->trace_id);
     }
 
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_DURATION)) {
@@ -319,6 +339,21 @@ ngx_http_upbot_put_str(u_char *p, ngx_str_t *s)
 {
     *p++ = '"';
     p = ngx_http_upbot_json_escape(p, s->data, s->len);
+    *p++ = '"';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_upbot_put_field(u_char *p, void *obj, ngx_uint_t bit, ngx_str_t *s)
+{
+    if (NGX_HTTP_UPBOT_DECODED(obj, bit)) {
+        return ngx_http_upbot_put_str(p, s);
+    }
+
+    *p++ = '"';
+    p = ngx_cpymem(p, s->data, s->len);
     *p++ = '"';
 
     return p;

@@ -649,6 +649,7 @@ ngx_http_upbot_fetch_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
         facts->url = got->url;
         facts->members = got->members > 0 ? got->members : 0;
         facts->max_members = got->max_members > 0 ? got->max_members : 0;
+        facts->plain = ngx_http_upbot_facts_plain(got);
 
         lk->got[idx] = 1;
     }

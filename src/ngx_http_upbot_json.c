@@ -16,7 +16,7 @@
 
 
 /* the bytes a string holds as they are: printable ASCII but '"' and '\' */
-static const u_char  ngx_http_upbot_json_plain[256] = {
+static const u_char  ngx_http_upbot_json_verbatim[256] = {
     /* 0x00 - 0x1f: control characters */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -111,7 +111,7 @@ ngx_http_upbot_json_scan(const u_char *p, const u_char *last, ngx_uint_t high)
     }
 
     while (p < last
-           && (ngx_http_upbot_json_plain[*p] || (!high && *p >= 0x80)))
+           && (ngx_http_upbot_json_verbatim[*p] || (!high && *p >= 0x80)))
     {
         p++;
     }
@@ -239,7 +239,7 @@ ngx_http_upbot_json_unescape(ngx_http_upbot_json_t *j, u_char *start,
 
     for (p = start; p < j->last; /* void */) {
 
-        if (ngx_http_upbot_json_plain[*p]) {
+        if (ngx_http_upbot_json_verbatim[*p]) {
             *d++ = *p++;
             continue;
         }
@@ -662,6 +662,13 @@ ngx_http_upbot_json_fail(ngx_http_upbot_json_t *j, u_char *at,
     j->error->len = last - msg;
 
     return NGX_DECLINED;
+}
+
+
+ngx_uint_t
+ngx_http_upbot_json_plain(const u_char *s, size_t len)
+{
+    return ngx_http_upbot_json_scan(s, s + len, 0) == s + len;
 }
 
 

@@ -704,6 +704,20 @@ ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply)
 }
 
 
+/*
+ * Whether a group's strings go into answers as they are: worked out once,
+ * when the facts come, rather than on every answer.
+ */
+
+ngx_uint_t
+ngx_http_upbot_facts_plain(ngx_http_upbot_fetched_t *f)
+{
+    return ngx_http_upbot_json_plain(f->name.data, f->name.len)
+           && ngx_http_upbot_json_plain(f->face_url.data, f->face_url.len)
+           && ngx_http_upbot_json_plain(f->url.data, f->url.len);
+}
+
+
 /* a new group at the end of a reply, its numbers not said yet */
 
 ngx_http_upbot_fetched_t *

@@ -108,6 +108,7 @@ ngx_int_t ngx_http_upbot_reply_feed(ngx_http_upbot_reply_t *reply,
 ngx_int_t ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply);
 ngx_http_upbot_fetched_t *ngx_http_upbot_reply_group(
     ngx_http_upbot_reply_t *reply);
+ngx_uint_t ngx_http_upbot_facts_plain(ngx_http_upbot_fetched_t *f);
 ngx_int_t ngx_http_upbot_copy(ngx_pool_t *pool, ngx_str_t *dst,
     const u_char *s, size_t len);
 ngx_int_t ngx_http_upbot_copy_printable(ngx_pool_t *pool, ngx_str_t *dst,

@@ -49,6 +49,12 @@ static ngx_http_upbot_error_t  ngx_http_upbot_errors[] = {
 static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
 
 
+/* a string of an answer: copied, when known to need no escaping */
+#define ngx_http_upbot_put_answer_str(p, s, plain)                           \
+    ((plain) ? ngx_cpymem(p, (s)->data, (s)->len)                            \
+             : ngx_http_upbot_json_escape(p, (s)->data, (s)->len))
+
+
 static ngx_int_t ngx_http_upbot_add_header(ngx_http_request_t *r,
     const char *name, const char *value);
 
@@ -133,13 +139,20 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
 
         len = umcf->bodies[i].len - 1
               + sizeof(",\"data\":{\"url\":\"\",\"name\":\"\","
-                       "\"background\":\"\"}}") - 1
-              + ngx_http_upbot_json_escaped_len(answer->url.data,
-                                                answer->url.len)
-              + ngx_http_upbot_json_escaped_len(answer->name.data,
-                                                answer->name.len)
-              + ngx_http_upbot_json_escaped_len(answer->background.data,
-                                                answer->background.len);
+                       "\"background\":\"\"}}") - 1;
+
+        if (answer->plain) {
+            len += answer->url.len + answer->name.len
+                   + answer->background.len;
+
+        } else {
+            len += ngx_http_upbot_json_escaped_len(answer->url.data,
+                                                   answer->url.len)
+                   + ngx_http_upbot_json_escaped_len(answer->name.data,
+                                                     answer->name.len)
+                   + ngx_http_upbot_json_escaped_len(answer->background.data,
+                                                     answer->background.len);
+        }
 
         p = ngx_pnalloc(r->pool, len);
         if (p == NULL) {
@@ -151,14 +164,13 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
         p = ngx_cpymem(p, umcf->bodies[i].data, umcf->bodies[i].len - 1);
         p = ngx_cpymem(p, ",\"data\":{\"url\":\"",
                        sizeof(",\"data\":{\"url\":\"") - 1);
-        p = ngx_http_upbot_json_escape(p, answer->url.data, answer->url.len);
+        p = ngx_http_upbot_put_answer_str(p, &answer->url, answer->plain);
         p = ngx_cpymem(p, "\",\"name\":\"", sizeof("\",\"name\":\"") - 1);
-        p = ngx_http_upbot_json_escape(p, answer->name.data,
-                                       answer->name.len);
+        p = ngx_http_upbot_put_answer_str(p, &answer->name, answer->plain);
         p = ngx_cpymem(p, "\",\"background\":\"",
                        sizeof("\",\"background\":\"") - 1);
-        p = ngx_http_upbot_json_escape(p, answer->background.data,
-                                       answer->background.len);
+        p = ngx_http_upbot_put_answer_str(p, &answer->background,
+                                          answer->plain);
         p = ngx_cpymem(p, "\"}}", 3);
 
         b->last = p;

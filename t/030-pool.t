@@ -257,3 +257,18 @@ gen1 static g2 url=https://x/gen2;
 main::req("gen1")
 --- response_body eval
 main::ans("https://x/gen2")
+
+
+
+=== TEST 16: configured strings that need escaping are escaped; the others are copied
+--- http_config
+    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    upbot_codes {
+        esc    static  g1  "url=https://x/esc?q=\"1\"" "name=tab\there \"q\" back\\slash";
+        plain  static  g1  url=https://x/plain name=群一;
+    }
+--- request eval
+[main::req("esc"), main::req("plain")]
+--- response_body eval
+[main::ans('https://x/esc?q=\"1\"', 'tab\there \"q\" back\\\\slash'),
+ main::ans("https://x/plain", "群一")]

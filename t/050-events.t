@@ -213,3 +213,18 @@ X-Ret: 0
 --- response_body_like eval
 [qr/"ret":0/,
  qr/"event_id":"9007199254740991","event_time":9007199254740991,"media_type":2147483647,"duration":2147483647\}\n.*"event_time":0,"media_type":1,"duration":0\}\n$/]
+
+
+
+=== TEST 13: strings sent with escapes are written in the log's escaping, others as they came
+--- config
+    location = /e {
+        upbot_event_log html/ev13.jsonl;
+        upbot_report_media_event;
+    }
+--- request eval
+["POST /e\n{\"head\":{\"account_info\":{\"account_type\":1,\"appid\":\"w\\u0078\\/1\",\"openid\":\"o\\\"p\"},\"device_info\":{\"uuid\":\"d\\u00e9v\"}},\"items\":[{\"event_id\":\"\\u0031\\u0032\",\"code\":\" c\\u0031\\t\",\"trace_id\":\"t/1\"},{\"event_id\":\"12\",\"code\":\"c1\",\"trace_id\":\"t\\\\1\"}]}",
+ "GET /ev13.jsonl"]
+--- response_body_like eval
+[qr/"ret":0/,
+ qr/"account_type":1,"appid":"wx\/1","openid":"o\\"p","uuid":"dév","event_id":"12","code":"c1","trace_id":"t\/1"\}\n.*"uuid":"dév","event_id":"12","code":"c1","trace_id":"t\\\\1"\}\n$/]

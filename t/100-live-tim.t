@@ -23,6 +23,9 @@ our %Groups = (
     '@TGS#b'    => { Name => 'B', MemberNum => 189, MaxMemberNum => 2000,
                      AppDefinedData => [{ Key => 'url', Value => 'https://join.example.com/b' }] },
     '@TGS#bare' => { Name => 'bare', MemberNum => 1, MaxMemberNum => 200 },
+    '@TGS#quote' => { Name => "say \"hi\" back\\slash\n\t\x01 end", FaceUrl => 'https://img.example.com/q.png',
+                      MemberNum => 1, MaxMemberNum => 200,
+                      AppDefinedData => [{ Key => 'url', Value => 'https://join.example.com/q?a="1"' }] },
     '@TGS#gone' => { ErrorCode => 10010 },
     '@TGS#badid' => { ErrorCode => 10015 },
     '@TGS#err'  => { ErrorCode => 10002 },
@@ -101,6 +104,8 @@ add_block_preprocessor(sub {
         c6  tim:prod  \@TGS#a  url=https://mine.example.com/a name=Mine "background=https://mine.example.com/bg.png";
 
         c7  tim:prod  \@TGS#bare;
+
+        cq  tim:prod  \@TGS#quote;
 
         c8  static    s1  url=https://static.example.com/1 down;
         c8  tim:prod  \@TGS#a;
@@ -531,5 +536,18 @@ upbot: tim:prod: the provider refused the call: provider error 10018 "injected e
 [map { qr/"ret":0/ } @::SpreadReqs]
 --- response_headers eval
 [map { "X-Group: $_" } @::SpreadPicks]
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: a group's strings that need escaping are escaped, from the call and from the cache alike
+--- request eval
+[main::req("cq"), main::req("cq")]
+--- response_body_like eval
+[(main::ok_body('https://join.example.com/q?a=\"1\"', 'say \"hi\" back\\\\slash\n\t\u0001 end',
+                'https://img.example.com/q.png')) x 2]
+--- response_headers eval
+["X-Cache: MISS", "X-Cache: HIT"]
 --- no_error_log
 [error]
