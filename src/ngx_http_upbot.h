@@ -116,7 +116,6 @@ struct ngx_http_upbot_code_s {
     ngx_http_upbot_facts_t        **facts;       /* static pools */
     ngx_uint_t                      ngroups;
     ngx_uint_t                      live;        /* groups from providers */
-    ngx_http_upbot_code_t          *next;        /* same letters, other case */
 };
 
 
@@ -129,7 +128,8 @@ typedef struct {
 typedef struct {
     ngx_list_t                     *rows;        /* parsing only */
     ngx_uint_t                      nrows;
-    ngx_hash_t                      codes;
+    ngx_http_upbot_code_t         **codes;       /* open addressing */
+    ngx_uint_t                      codes_mask;
     ngx_uint_t                      ncodes;
     ngx_uint_t                      max_code_length;
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */

@@ -377,7 +377,7 @@ ngx_http_upbot_json_hex4(u_char *p)
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, its value in passing */
 
 ngx_int_t
-ngx_http_upbot_json_number(ngx_http_upbot_json_t *j, ngx_str_t *text,
+ngx_http_upbot_json_number_any(ngx_http_upbot_json_t *j, ngx_str_t *text,
     int64_t *value)
 {
     u_char      *p, *start, *last;

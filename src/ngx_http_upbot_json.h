@@ -42,12 +42,8 @@ typedef struct {
 ngx_int_t ngx_http_upbot_json_string_from(ngx_http_upbot_json_t *j,
     u_char *p, ngx_str_t *s, ngx_uint_t *decoded);
 
-/*
- * A number, its text in *text; besides NGX_OK (an integer of at most
- * 2^63-1 in magnitude, in *value): NGX_ABORT, its integer part is larger;
- * NGX_DONE, it has a fraction or an exponent.
- */
-ngx_int_t ngx_http_upbot_json_number(ngx_http_upbot_json_t *j,
+/* ngx_http_upbot_json_number(), every case of it */
+ngx_int_t ngx_http_upbot_json_number_any(ngx_http_upbot_json_t *j,
     ngx_str_t *text, int64_t *value);
 
 /* true, false or null */
@@ -80,22 +76,42 @@ u_char *ngx_http_upbot_json_space_end(u_char *p, u_char *last);
 static ngx_inline void
 ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
 {
-    u_char  *p;
-
-    /* a token that follows another directly, or after one space */
+    u_char   *p;
+#if (NGX_HTTP_UPBOT_SSE2)
+    int       bits;
+    __m128i   v;
+#endif
 
     p = j->pos;
 
-    if (j->last - p >= 2) {
-        if (p[0] > ' ') {
-            return;
-        }
+    /* the usual token follows another directly */
 
-        if (p[0] == ' ' && p[1] > ' ') {
-            j->pos = p + 1;
+    if (p < j->last && *p > ' ') {
+        return;
+    }
+
+#if (NGX_HTTP_UPBOT_SSE2)
+
+    /* one space, or a line feed and an indent: one block of 16 */
+
+    if (j->last - p >= 16) {
+        v = _mm_loadu_si128((const __m128i *) p);
+
+        bits = _mm_movemask_epi8(
+                   _mm_or_si128(
+                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
+                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
+                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')))))
+               ^ 0xffff;
+
+        if (bits) {
+            j->pos = p + __builtin_ctz(bits);
             return;
         }
     }
+
+#endif
 
     j->pos = ngx_http_upbot_json_space_end(p, j->last);
 }
@@ -157,11 +173,86 @@ ngx_http_upbot_json_string(ngx_http_upbot_json_t *j, ngx_str_t *s,
 }
 
 
+/*
+ * A number, its text in *text; besides NGX_OK (an integer of at most
+ * 2^63-1 in magnitude, in *value): NGX_ABORT, its integer part is larger;
+ * NGX_DONE, it has a fraction or an exponent.  Inline: the usual number
+ * is a positive integer of a few digits.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_number(ngx_http_upbot_json_t *j, ngx_str_t *text,
+    int64_t *value)
+{
+    u_char    *p, *start, *last;
+    uint64_t   n;
+#if (NGX_HAVE_LITTLE_ENDIAN)
+    uint64_t   w;
+#endif
+
+    start = j->pos;
+    last = j->last;
+    p = start;
+
+    if (*p >= '1' && *p <= '9') {
+        n = *p++ - '0';
+
+        /* 18 digits never overflow; eight at a time where they can be */
+
+#if (NGX_HAVE_LITTLE_ENDIAN)
+        while (last - p >= 8 && p - start <= 10) {
+            ngx_memcpy(&w, p, 8);
+
+            if (((w & 0xf0f0f0f0f0f0f0f0ULL)
+                 | (((w + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL)
+                    >> 4))
+                != 0x3333333333333333ULL)
+            {
+                break;
+            }
+
+            /* the bytes are little-endian digits: pairs, quads, octet */
+
+            w -= 0x3030303030303030ULL;
+            w = (w * 10) + (w >> 8);
+            w = (((w & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32)))
+                 + (((w >> 16) & 0x000000ff000000ffULL)
+                    * (1 + (10000ULL << 32)))) >> 32;
+
+            n = n * 100000000 + w;
+            p += 8;
+        }
+#endif
+
+        while (p < last && (u_char) (*p - '0') <= 9 && p - start < 18) {
+            n = n * 10 + (*p++ - '0');
+        }
+
+        if (p < last && (u_char) (*p - '0') > 9
+            && *p != '.' && *p != 'e' && *p != 'E')
+        {
+            text->data = start;
+            text->len = p - start;
+            j->pos = p;
+            *value = (int64_t) n;
+            return NGX_OK;
+        }
+    }
+
+    return ngx_http_upbot_json_number_any(j, text, value);
+}
+
+
 /* the ":" after a name */
 
 static ngx_inline ngx_int_t
 ngx_http_upbot_json_colon(ngx_http_upbot_json_t *j)
 {
+    if (j->pos < j->last && *j->pos == ':') {
+        j->pos++;
+        return NGX_OK;
+    }
+
     ngx_http_upbot_json_space(j);
 
     if (j->pos == j->last || *j->pos != ':') {
@@ -182,6 +273,21 @@ ngx_http_upbot_json_colon(ngx_http_upbot_json_t *j)
 static ngx_inline ngx_int_t
 ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
 {
+    if (j->pos < j->last && *j->pos > ' ') {
+        if (*j->pos == ',') {
+            j->pos++;
+            ngx_http_upbot_json_space(j);
+            return NGX_OK;
+        }
+
+        if (*j->pos == close) {
+            j->pos++;
+            return NGX_DONE;
+        }
+
+        return ngx_http_upbot_json_next_fail(j, close);
+    }
+
     ngx_http_upbot_json_space(j);
 
     if (j->pos < j->last) {
@@ -203,23 +309,22 @@ ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
 
 /*
  * Whether the bytes at "p" (past an opening quote) are "quoted": a name
- * of "len" plain ASCII bytes and its closing quote, in a block of 16.
- * Such bytes are that JSON string, with no need to read it.
+ * of "len" plain ASCII bytes and its closing quote, in a block of 16;
+ * "want" has the low len + 1 bits set.  Such bytes are that JSON string,
+ * with no need to read it.
  */
 
 static ngx_inline ngx_uint_t
 ngx_http_upbot_json_is(const u_char *p, const u_char *last,
-    const u_char quoted[16], size_t len)
+    const u_char quoted[16], size_t len, int want)
 {
 #if (NGX_HTTP_UPBOT_SSE2)
-    int  bits, want;
+    int  bits;
 
     if (last - p >= 16) {
         bits = _mm_movemask_epi8(
                    _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *) p),
                                   _mm_loadu_si128((const __m128i *) quoted)));
-
-        want = (1 << (len + 1)) - 1;
 
         return (bits & want) == want;
     }

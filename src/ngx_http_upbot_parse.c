@@ -37,6 +37,7 @@
 typedef struct {
     ngx_str_t                       name;
     u_char                          quoted[16];   /* name + '"' */
+    int                             want;         /* its len + 1 bits */
     ngx_uint_t                      type;
     ngx_uint_t                      flags;
     ngx_uint_t                      bit;      /* aliases share a bit */
@@ -57,7 +58,7 @@ struct ngx_http_upbot_shape_s {
 #define ngx_http_upbot_nfields(f)  (sizeof(f) / sizeof(f[0]))
 
 /* a field's name, and as it ends in a body; at most 15 bytes */
-#define ngx_http_upbot_name(n)  ngx_string(n), n "\""
+#define ngx_http_upbot_name(n)  ngx_string(n), n "\"", (1 << sizeof(n)) - 1
 
 
 static const ngx_http_upbot_field_t  ngx_http_upbot_account_fields[] = {
@@ -537,7 +538,7 @@ ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
             field = &shape->fields[i];
 
             if (ngx_http_upbot_json_is(pos + 1, j->last, field->quoted,
-                                       field->name.len))
+                                       field->name.len, field->want))
             {
                 j->pos = pos + field->name.len + 2;
                 *next = i + 1;

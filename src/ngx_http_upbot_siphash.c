@@ -43,11 +43,15 @@ ngx_http_upbot_siphash(uint64_t k0, uint64_t k1, const u_char *data,
     /* whole little-endian words, then the rest with the length on top */
 
     for (i = 0; i + 8 <= len; i += 8) {
+#if (NGX_HAVE_LITTLE_ENDIAN)
+        ngx_memcpy(&m, data + i, 8);
+#else
         m = 0;
 
         for (j = 0; j < 8; j++) {
             m |= (uint64_t) data[i + j] << (8 * j);
         }
+#endif
 
         v3 ^= m;
         ngx_http_upbot_sipround(v0, v1, v2, v3);
