@@ -25,6 +25,8 @@ static size_t ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_item(u_char *p,
     ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_str(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_upbot_put_escaped(u_char *p, ngx_str_t *s,
+    size_t escaped_len);
 static u_char *ngx_http_upbot_put_field(u_char *p, void *obj, ngx_uint_t bit,
     ngx_str_t *s);
 static u_char *ngx_http_upbot_put_int(u_char *p, int64_t n);
@@ -89,7 +91,7 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
     ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req)
 {
     u_char                       *buf, *p, *head;
-    size_t                        len, head_len;
+    size_t                        len, head_len, id_len, client_len;
     ssize_t                       n;
     ngx_str_t                     request_id, client;
     ngx_uint_t                    i;
@@ -120,11 +122,12 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     /* the most the batch can take */
 
+    id_len = ngx_http_upbot_json_escaped_len(request_id.data, request_id.len);
+    client_len = ngx_http_upbot_json_escaped_len(client.data, client.len);
+
     head_len = sizeof("{\"received_ms\":") - 1 + NGX_HTTP_UPBOT_INT_LEN
-               + ngx_http_upbot_key_len("request_id")
-               + ngx_http_upbot_str_len(&request_id)
-               + ngx_http_upbot_key_len("client_addr")
-               + ngx_http_upbot_str_len(&client)
+               + ngx_http_upbot_key_len("request_id") + 2 + id_len
+               + ngx_http_upbot_key_len("client_addr") + 2 + client_len
                + ngx_http_upbot_key_len("account_type")
                + NGX_HTTP_UPBOT_INT_LEN
                + ngx_http_upbot_key_len("appid")
@@ -159,9 +162,9 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
                    sizeof("{\"received_ms\":") - 1);
     p = ngx_http_upbot_put_int(p, (int64_t) tp->sec * 1000 + tp->msec);
     p = ngx_http_upbot_put_key(p, "request_id");
-    p = ngx_http_upbot_put_str(p, &request_id);
+    p = ngx_http_upbot_put_escaped(p, &request_id, id_len);
     p = ngx_http_upbot_put_key(p, "client_addr");
-    p = ngx_http_upbot_put_str(p, &client);
+    p = ngx_http_upbot_put_escaped(p, &client, client_len);
     p = ngx_http_upbot_put_key(p, "account_type");
     p = ngx_http_upbot_put_int(p, account->account_type);
     p = ngx_http_upbot_put_key(p, "appid");
@@ -345,6 +348,23 @@ ngx_http_upbot_put_str(u_char *p, ngx_str_t *s)
 }
 
 
+/* a string whose escaped length is known: copied when that is its own */
+
+static u_char *
+ngx_http_upbot_put_escaped(u_char *p, ngx_str_t *s, size_t escaped_len)
+{
+    if (escaped_len != s->len) {
+        return ngx_http_upbot_put_str(p, s);
+    }
+
+    *p++ = '"';
+    p = ngx_cpymem(p, s->data, s->len);
+    *p++ = '"';
+
+    return p;
+}
+
+
 static u_char *
 ngx_http_upbot_put_field(u_char *p, void *obj, ngx_uint_t bit, ngx_str_t *s)
 {
@@ -360,13 +380,22 @@ ngx_http_upbot_put_field(u_char *p, void *obj, ngx_uint_t bit, ngx_str_t *s)
 }
 
 
-/* what ngx_sprintf("%L") writes, without its format parsing */
+/*
+ * What ngx_sprintf("%L") writes, without its format parsing: the digits
+ * counted first, then written from the last, two at a time.
+ */
 
 static u_char *
 ngx_http_upbot_put_int(u_char *p, int64_t n)
 {
-    u_char    digits[NGX_HTTP_UPBOT_INT_LEN], *d;
-    uint64_t  u;
+    u_char      *d;
+    uint64_t     u, k, t;
+    ngx_uint_t   len;
+
+    static const u_char  pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
 
     if (n < 0) {
         *p++ = '-';
@@ -376,12 +405,26 @@ ngx_http_upbot_put_int(u_char *p, int64_t n)
         u = (uint64_t) n;
     }
 
-    d = digits + sizeof(digits);
+    for (len = 1, t = 10; len < 20 && u >= t; len++, t *= 10) {
+        /* void */
+    }
 
-    do {
-        *--d = (u_char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
+    d = p + len;
 
-    return ngx_cpymem(p, d, digits + sizeof(digits) - d);
+    while (u >= 100) {
+        k = (u % 100) * 2;
+        u /= 100;
+        *--d = pairs[k + 1];
+        *--d = pairs[k];
+    }
+
+    if (u >= 10) {
+        *--d = pairs[u * 2 + 1];
+        *--d = pairs[u * 2];
+
+    } else {
+        *--d = (u_char) ('0' + u);
+    }
+
+    return p + len;
 }

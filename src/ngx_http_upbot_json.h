@@ -84,10 +84,17 @@ ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
 
     p = j->pos;
 
-    /* the usual token follows another directly */
+    /* the usual token follows another directly, or after one space */
 
-    if (p < j->last && *p > ' ') {
-        return;
+    if (j->last - p >= 2) {
+        if (p[0] > ' ') {
+            return;
+        }
+
+        if (p[0] == ' ' && p[1] > ' ') {
+            j->pos = p + 1;
+            return;
+        }
     }
 
 #if (NGX_HTTP_UPBOT_SSE2)

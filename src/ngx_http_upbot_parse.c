@@ -24,7 +24,6 @@
 #define NGX_HTTP_UPBOT_OBJECT           3
 #define NGX_HTTP_UPBOT_LIST             4   /* of objects */
 
-#define NGX_HTTP_UPBOT_REQUIRED         0x01
 #define NGX_HTTP_UPBOT_NOT_EMPTY        0x02
 #define NGX_HTTP_UPBOT_IS_CODE          0x04   /* trimmed, code length */
 
@@ -52,7 +51,11 @@ struct ngx_http_upbot_shape_s {
     const ngx_http_upbot_field_t   *fields;
     ngx_uint_t                      nfields;
     size_t                          size;
+    ngx_uint_t                      required;     /* their bits, as given */
 };
+
+
+#define ngx_http_upbot_bit(n)  ((ngx_uint_t) 1 << (n))
 
 
 #define ngx_http_upbot_nfields(f)  (sizeof(f) / sizeof(f[0]))
@@ -64,16 +67,16 @@ struct ngx_http_upbot_shape_s {
 static const ngx_http_upbot_field_t  ngx_http_upbot_account_fields[] = {
 
     { ngx_http_upbot_name("account_type"), NGX_HTTP_UPBOT_INTEGER,
-      NGX_HTTP_UPBOT_REQUIRED, NGX_HTTP_UPBOT_ACCOUNT_TYPE,
+      0, NGX_HTTP_UPBOT_ACCOUNT_TYPE,
       offsetof(ngx_http_upbot_account_t, account_type), 1, 3, NULL },
 
     { ngx_http_upbot_name("appid"), NGX_HTTP_UPBOT_STRING,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY,
+      NGX_HTTP_UPBOT_NOT_EMPTY,
       NGX_HTTP_UPBOT_ACCOUNT_APPID,
       offsetof(ngx_http_upbot_account_t, appid), 0, 0, NULL },
 
     { ngx_http_upbot_name("openid"), NGX_HTTP_UPBOT_STRING,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY,
+      NGX_HTTP_UPBOT_NOT_EMPTY,
       NGX_HTTP_UPBOT_ACCOUNT_OPENID,
       offsetof(ngx_http_upbot_account_t, openid), 0, 0, NULL },
 };
@@ -81,36 +84,41 @@ static const ngx_http_upbot_field_t  ngx_http_upbot_account_fields[] = {
 static const ngx_http_upbot_shape_t  ngx_http_upbot_account_shape = {
     ngx_http_upbot_account_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_account_fields),
-    sizeof(ngx_http_upbot_account_t)
+    sizeof(ngx_http_upbot_account_t),
+    ngx_http_upbot_bit(NGX_HTTP_UPBOT_ACCOUNT_TYPE)
+    | ngx_http_upbot_bit(NGX_HTTP_UPBOT_ACCOUNT_APPID)
+    | ngx_http_upbot_bit(NGX_HTTP_UPBOT_ACCOUNT_OPENID)
 };
 
 
 static const ngx_http_upbot_field_t  ngx_http_upbot_media_info_fields[] = {
 
     { ngx_http_upbot_name("account_info"), NGX_HTTP_UPBOT_OBJECT,
-      NGX_HTTP_UPBOT_REQUIRED, 0,
+      0, 0,
       offsetof(ngx_http_upbot_media_info_req_t, account_info), 0, 0,
       &ngx_http_upbot_account_shape },
 
     { ngx_http_upbot_name("media_type"), NGX_HTTP_UPBOT_INTEGER,
-      NGX_HTTP_UPBOT_REQUIRED, 1,
+      0, 1,
       offsetof(ngx_http_upbot_media_info_req_t, media_type),
       1, NGX_HTTP_UPBOT_INT32_MAX, NULL },
 
     { ngx_http_upbot_name("code"), NGX_HTTP_UPBOT_STRING,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY
+      NGX_HTTP_UPBOT_NOT_EMPTY
       |NGX_HTTP_UPBOT_IS_CODE, 2,
       offsetof(ngx_http_upbot_media_info_req_t, code), 0, 0, NULL },
 
     { ngx_http_upbot_name("trace_id"), NGX_HTTP_UPBOT_STRING,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY, 3,
+      NGX_HTTP_UPBOT_NOT_EMPTY, 3,
       offsetof(ngx_http_upbot_media_info_req_t, trace_id), 0, 0, NULL },
 };
 
 const ngx_http_upbot_shape_t  ngx_http_upbot_media_info_shape = {
     ngx_http_upbot_media_info_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_media_info_fields),
-    sizeof(ngx_http_upbot_media_info_req_t)
+    sizeof(ngx_http_upbot_media_info_req_t),
+    ngx_http_upbot_bit(0) | ngx_http_upbot_bit(1) | ngx_http_upbot_bit(2)
+    | ngx_http_upbot_bit(3)
 };
 
 
@@ -128,14 +136,15 @@ static const ngx_http_upbot_field_t  ngx_http_upbot_device_fields[] = {
 static const ngx_http_upbot_shape_t  ngx_http_upbot_device_shape = {
     ngx_http_upbot_device_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_device_fields),
-    sizeof(ngx_http_upbot_device_t)
+    sizeof(ngx_http_upbot_device_t),
+    0
 };
 
 
 static const ngx_http_upbot_field_t  ngx_http_upbot_head_fields[] = {
 
     { ngx_http_upbot_name("account_info"), NGX_HTTP_UPBOT_OBJECT,
-      NGX_HTTP_UPBOT_REQUIRED, 0,
+      0, 0,
       offsetof(ngx_http_upbot_head_t, account_info), 0, 0,
       &ngx_http_upbot_account_shape },
 
@@ -148,7 +157,8 @@ static const ngx_http_upbot_field_t  ngx_http_upbot_head_fields[] = {
 static const ngx_http_upbot_shape_t  ngx_http_upbot_head_shape = {
     ngx_http_upbot_head_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_head_fields),
-    sizeof(ngx_http_upbot_head_t)
+    sizeof(ngx_http_upbot_head_t),
+    ngx_http_upbot_bit(0)
 };
 
 
@@ -188,7 +198,8 @@ static const ngx_http_upbot_field_t  ngx_http_upbot_item_fields[] = {
 static const ngx_http_upbot_shape_t  ngx_http_upbot_item_shape = {
     ngx_http_upbot_item_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_item_fields),
-    sizeof(ngx_http_upbot_event_item_t)
+    sizeof(ngx_http_upbot_event_item_t),
+    0
 };
 
 
@@ -196,17 +207,17 @@ static const ngx_http_upbot_shape_t  ngx_http_upbot_item_shape = {
 static const ngx_http_upbot_field_t  ngx_http_upbot_media_event_fields[] = {
 
     { ngx_http_upbot_name("head"), NGX_HTTP_UPBOT_OBJECT,
-      NGX_HTTP_UPBOT_REQUIRED, 0,
+      0, 0,
       offsetof(ngx_http_upbot_media_event_req_t, head), 0, 0,
       &ngx_http_upbot_head_shape },
 
     { ngx_http_upbot_name("items"), NGX_HTTP_UPBOT_LIST,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY, 1,
+      NGX_HTTP_UPBOT_NOT_EMPTY, 1,
       offsetof(ngx_http_upbot_media_event_req_t, items), 0, 0,
       &ngx_http_upbot_item_shape },
 
     { ngx_http_upbot_name("item"), NGX_HTTP_UPBOT_LIST,
-      NGX_HTTP_UPBOT_REQUIRED|NGX_HTTP_UPBOT_NOT_EMPTY, 1,
+      NGX_HTTP_UPBOT_NOT_EMPTY, 1,
       offsetof(ngx_http_upbot_media_event_req_t, items), 0, 0,
       &ngx_http_upbot_item_shape },
 };
@@ -214,7 +225,8 @@ static const ngx_http_upbot_field_t  ngx_http_upbot_media_event_fields[] = {
 const ngx_http_upbot_shape_t  ngx_http_upbot_media_event_shape = {
     ngx_http_upbot_media_event_fields,
     ngx_http_upbot_nfields(ngx_http_upbot_media_event_fields),
-    sizeof(ngx_http_upbot_media_event_req_t)
+    sizeof(ngx_http_upbot_media_event_req_t),
+    ngx_http_upbot_bit(0) | ngx_http_upbot_bit(1)
 };
 
 
@@ -277,7 +289,7 @@ static u_char *ngx_http_upbot_put_path(u_char *pos, u_char *last,
 
 
 #define ngx_http_upbot_mark(obj, field)                                      \
-    ((ngx_uint_t *) (obj))[0] |= (ngx_uint_t) 1 << (field)->bit
+    ((ngx_uint_t *) (obj))[0] |= ngx_http_upbot_bit((field)->bit)
 
 
 ngx_http_upbot_parser_t *
@@ -492,10 +504,14 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
 
 done:
 
+    if ((((ngx_uint_t *) obj)[0] & shape->required) == shape->required) {
+        return NGX_OK;
+    }
+
     for (i = 0; i < shape->nfields; i++) {
         field = &shape->fields[i];
 
-        if ((field->flags & NGX_HTTP_UPBOT_REQUIRED)
+        if ((shape->required & ngx_http_upbot_bit(field->bit))
             && !NGX_HTTP_UPBOT_PRESENT(obj, field->bit))
         {
             return ngx_http_upbot_refuse(p, path, field, "missing");
@@ -520,7 +536,7 @@ ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
 {
     u_char                        *pos;
     ngx_str_t                      name;
-    ngx_uint_t                     i, k, decoded;
+    ngx_uint_t                     i, decoded;
     ngx_http_upbot_json_t         *j;
     const ngx_http_upbot_field_t  *field;
 
@@ -530,11 +546,21 @@ ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
     *rc = NGX_OK;
 
     if (pos < j->last && *pos == '"') {
-        for (k = 0, i = *next; k < shape->nfields; k++, i++) {
-            if (i == shape->nfields) {
-                i = 0;
-            }
 
+        /* mostly the field after the last one found */
+
+        i = (*next < shape->nfields) ? *next : 0;
+        field = &shape->fields[i];
+
+        if (ngx_http_upbot_json_is(pos + 1, j->last, field->quoted,
+                                   field->name.len, field->want))
+        {
+            j->pos = pos + field->name.len + 2;
+            *next = i + 1;
+            return field;
+        }
+
+        for (i = 0; i < shape->nfields; i++) {
             field = &shape->fields[i];
 
             if (ngx_http_upbot_json_is(pos + 1, j->last, field->quoted,
