@@ -294,8 +294,12 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
         last--;
     }
 
-    if (last - p > 7 && (p[0] | 0x20) == 'b'
-        && ngx_strncasecmp(p, (u_char *) "Bearer", 6) == 0
+    /* "Bearer" in any case: ASCII letters differ from capitals in 0x20 */
+
+    if (last - p > 7
+        && (p[0] | 0x20) == 'b' && (p[1] | 0x20) == 'e'
+        && (p[2] | 0x20) == 'a' && (p[3] | 0x20) == 'r'
+        && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 'r'
         && (p[6] == ' ' || p[6] == '\t'))
     {
         p += 7;

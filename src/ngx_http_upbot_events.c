@@ -21,6 +21,7 @@
 
 static ngx_http_variable_value_t *ngx_http_upbot_request_id(
     ngx_http_request_t *r, ngx_int_t index);
+static void ngx_http_upbot_hex16(u_char *dst, u_char *src);
 static size_t ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item);
 static u_char *ngx_http_upbot_put_item(u_char *p,
     ngx_http_upbot_event_item_t *item);
@@ -261,7 +262,7 @@ ngx_http_upbot_request_id(ngx_http_request_t *r, ngx_int_t index)
     half[1] = ngx_http_upbot_siphash(key[0], key[1], (u_char *) &counter,
                                      sizeof(counter));
 
-    ngx_hex_dump(id, (u_char *) half, sizeof(half));
+    ngx_http_upbot_hex16(id, (u_char *) half);
 
     vv->data = id;
     vv->len = 32;
@@ -270,6 +271,30 @@ ngx_http_upbot_request_id(ngx_http_request_t *r, ngx_int_t index)
     vv->not_found = 0;
 
     return vv;
+}
+
+
+/* what ngx_hex_dump() writes of 16 bytes, a byte a look-up */
+
+static void
+ngx_http_upbot_hex16(u_char *dst, u_char *src)
+{
+    ngx_uint_t  i;
+
+    static const u_char  hex[] =
+        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+        "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+        "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+        "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+        "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+        "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+        "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+    for (i = 0; i < 16; i++) {
+        dst[2 * i] = hex[2 * src[i]];
+        dst[2 * i + 1] = hex[2 * src[i] + 1];
+    }
 }
 
 
