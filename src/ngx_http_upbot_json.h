@@ -280,21 +280,6 @@ ngx_http_upbot_json_colon(ngx_http_upbot_json_t *j)
 static ngx_inline ngx_int_t
 ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
 {
-    if (j->pos < j->last && *j->pos > ' ') {
-        if (*j->pos == ',') {
-            j->pos++;
-            ngx_http_upbot_json_space(j);
-            return NGX_OK;
-        }
-
-        if (*j->pos == close) {
-            j->pos++;
-            return NGX_DONE;
-        }
-
-        return ngx_http_upbot_json_next_fail(j, close);
-    }
-
     ngx_http_upbot_json_space(j);
 
     if (j->pos < j->last) {
