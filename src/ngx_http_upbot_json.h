@@ -73,27 +73,31 @@ ngx_int_t ngx_http_upbot_json_fail(ngx_http_upbot_json_t *j, u_char *at,
 u_char *ngx_http_upbot_json_space_end(u_char *p, u_char *last);
 
 
-static ngx_inline void
-ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
+/*
+ * Each piece below works on a position "p" of its own, so that a walk over
+ * a body can keep its place in a register; the ngx_http_upbot_json_t
+ * forms wrap them.
+ */
+
+/* where the white space at p ends */
+
+static ngx_inline u_char *
+ngx_http_upbot_json_space_at(u_char *p, u_char *last)
 {
-    u_char   *p;
 #if (NGX_HTTP_UPBOT_SSE2)
     int       bits;
     __m128i   v;
 #endif
 
-    p = j->pos;
-
     /* the usual token follows another directly, or after one space */
 
-    if (j->last - p >= 2) {
+    if (last - p >= 2) {
         if (p[0] > ' ') {
-            return;
+            return p;
         }
 
         if (p[0] == ' ' && p[1] > ' ') {
-            j->pos = p + 1;
-            return;
+            return p + 1;
         }
     }
 
@@ -101,7 +105,7 @@ ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
 
     /* one space, or a line feed and an indent: one block of 16 */
 
-    if (j->last - p >= 16) {
+    if (last - p >= 16) {
         v = _mm_loadu_si128((const __m128i *) p);
 
         bits = _mm_movemask_epi8(
@@ -113,40 +117,38 @@ ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
                ^ 0xffff;
 
         if (bits) {
-            j->pos = p + __builtin_ctz(bits);
-            return;
+            return p + __builtin_ctz(bits);
         }
     }
 
 #endif
 
-    j->pos = ngx_http_upbot_json_space_end(p, j->last);
+    return ngx_http_upbot_json_space_end(p, last);
+}
+
+
+static ngx_inline void
+ngx_http_upbot_json_space(ngx_http_upbot_json_t *j)
+{
+    j->pos = ngx_http_upbot_json_space_at(j->pos, j->last);
 }
 
 
 /*
- * A string at its opening quote.  One without escapes is handed out in
- * place (*decoded = 0), and is then also its own JSON form; one with
- * escapes is decoded into the pool (*decoded = 1).  Inline: the usual
- * string is short printable ASCII, its closing quote in the first block
- * of 16 bytes.
+ * Inside a string, from p: the first byte that is '"', '\\', a control
+ * character or 0x80 and over, 16 bytes at a time; or where fewer than 16
+ * are left.  Every byte before the position returned is plain ASCII, so a
+ * '"' there closes a string that needs no decoding.
  */
 
-static ngx_inline ngx_int_t
-ngx_http_upbot_json_string(ngx_http_upbot_json_t *j, ngx_str_t *s,
-    ngx_uint_t *decoded)
+static ngx_inline u_char *
+ngx_http_upbot_json_plain_run(u_char *p, u_char *last)
 {
-    u_char   *p, *start;
 #if (NGX_HTTP_UPBOT_SSE2)
     int       bits;
     __m128i   v, hit;
-#endif
 
-    start = j->pos + 1;
-    p = start;
-
-#if (NGX_HTTP_UPBOT_SSE2)
-    while (j->last - p >= 16) {
+    while (last - p >= 16) {
         v = _mm_loadu_si128((const __m128i *) p);
 
         /* '"', '\\', and (signed) 0x00-0x1f and 0x80-0xff alike */
@@ -159,91 +161,128 @@ ngx_http_upbot_json_string(ngx_http_upbot_json_t *j, ngx_str_t *s,
         bits = _mm_movemask_epi8(hit);
 
         if (bits) {
-            p += __builtin_ctz(bits);
-
-            if (*p == '"') {
-                s->data = start;
-                s->len = p - start;
-                j->pos = p + 1;
-                *decoded = 0;
-                return NGX_OK;
-            }
-
-            break;
+            return p + __builtin_ctz(bits);
         }
 
         p += 16;
     }
 #endif
 
+    return p;
+}
+
+
+/*
+ * A string at its opening quote.  One without escapes is handed out in
+ * place (*decoded = 0), and is then also its own JSON form; one with
+ * escapes is decoded into the pool (*decoded = 1).  Inline: the usual
+ * string is short printable ASCII.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_string(ngx_http_upbot_json_t *j, ngx_str_t *s,
+    ngx_uint_t *decoded)
+{
+    u_char  *p;
+
+    p = ngx_http_upbot_json_plain_run(j->pos + 1, j->last);
+
+    if (p < j->last && *p == '"') {
+        s->data = j->pos + 1;
+        s->len = p - s->data;
+        j->pos = p + 1;
+        *decoded = 0;
+        return NGX_OK;
+    }
+
     return ngx_http_upbot_json_string_from(j, p, s, decoded);
+}
+
+
+/*
+ * The usual number at p: a positive integer of at most 18 digits, with
+ * something after it that ends it.  Where it ends, its value in *value;
+ * NULL for any other number, which ngx_http_upbot_json_number_any() reads.
+ */
+
+static ngx_inline u_char *
+ngx_http_upbot_json_int_end(u_char *p, u_char *last, int64_t *value)
+{
+    u_char    *start;
+    uint64_t   n;
+#if (NGX_HAVE_LITTLE_ENDIAN)
+    uint64_t   w;
+#endif
+
+    start = p;
+
+    if (*p < '1' || *p > '9') {
+        return NULL;
+    }
+
+    n = *p++ - '0';
+
+    /* 18 digits never overflow; eight at a time where they can be */
+
+#if (NGX_HAVE_LITTLE_ENDIAN)
+    while (last - p >= 8 && p - start <= 10) {
+        ngx_memcpy(&w, p, 8);
+
+        if (((w & 0xf0f0f0f0f0f0f0f0ULL)
+             | (((w + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4))
+            != 0x3333333333333333ULL)
+        {
+            break;
+        }
+
+        /* the bytes are little-endian digits: pairs, quads, octet */
+
+        w -= 0x3030303030303030ULL;
+        w = (w * 10) + (w >> 8);
+        w = (((w & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32)))
+             + (((w >> 16) & 0x000000ff000000ffULL)
+                * (1 + (10000ULL << 32)))) >> 32;
+
+        n = n * 100000000 + w;
+        p += 8;
+    }
+#endif
+
+    while (p < last && (u_char) (*p - '0') <= 9 && p - start < 18) {
+        n = n * 10 + (*p++ - '0');
+    }
+
+    if (p == last || (u_char) (*p - '0') <= 9
+        || *p == '.' || *p == 'e' || *p == 'E')
+    {
+        return NULL;
+    }
+
+    *value = (int64_t) n;
+
+    return p;
 }
 
 
 /*
  * A number, its text in *text; besides NGX_OK (an integer of at most
  * 2^63-1 in magnitude, in *value): NGX_ABORT, its integer part is larger;
- * NGX_DONE, it has a fraction or an exponent.  Inline: the usual number
- * is a positive integer of a few digits.
+ * NGX_DONE, it has a fraction or an exponent.
  */
 
 static ngx_inline ngx_int_t
 ngx_http_upbot_json_number(ngx_http_upbot_json_t *j, ngx_str_t *text,
     int64_t *value)
 {
-    u_char    *p, *start, *last;
-    uint64_t   n;
-#if (NGX_HAVE_LITTLE_ENDIAN)
-    uint64_t   w;
-#endif
+    u_char  *p;
 
-    start = j->pos;
-    last = j->last;
-    p = start;
+    p = ngx_http_upbot_json_int_end(j->pos, j->last, value);
 
-    if (*p >= '1' && *p <= '9') {
-        n = *p++ - '0';
-
-        /* 18 digits never overflow; eight at a time where they can be */
-
-#if (NGX_HAVE_LITTLE_ENDIAN)
-        while (last - p >= 8 && p - start <= 10) {
-            ngx_memcpy(&w, p, 8);
-
-            if (((w & 0xf0f0f0f0f0f0f0f0ULL)
-                 | (((w + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL)
-                    >> 4))
-                != 0x3333333333333333ULL)
-            {
-                break;
-            }
-
-            /* the bytes are little-endian digits: pairs, quads, octet */
-
-            w -= 0x3030303030303030ULL;
-            w = (w * 10) + (w >> 8);
-            w = (((w & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32)))
-                 + (((w >> 16) & 0x000000ff000000ffULL)
-                    * (1 + (10000ULL << 32)))) >> 32;
-
-            n = n * 100000000 + w;
-            p += 8;
-        }
-#endif
-
-        while (p < last && (u_char) (*p - '0') <= 9 && p - start < 18) {
-            n = n * 10 + (*p++ - '0');
-        }
-
-        if (p < last && (u_char) (*p - '0') > 9
-            && *p != '.' && *p != 'e' && *p != 'E')
-        {
-            text->data = start;
-            text->len = p - start;
-            j->pos = p;
-            *value = (int64_t) n;
-            return NGX_OK;
-        }
+    if (p) {
+        text->data = j->pos;
+        text->len = p - j->pos;
+        j->pos = p;
+        return NGX_OK;
     }
 
     return ngx_http_upbot_json_number_any(j, text, value);
@@ -273,29 +312,48 @@ ngx_http_upbot_json_colon(ngx_http_upbot_json_t *j)
 
 
 /*
- * After a member or an element: NGX_OK, a "," (and the space after it);
- * NGX_DONE, the "close" of the object or array.
+ * After a member or an element, at *p: NGX_OK, past a "," and the space
+ * after it; NGX_DONE, past the "close" of the object or array;
+ * NGX_DECLINED, neither (*p at what is there instead).
  */
 
 static ngx_inline ngx_int_t
-ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
+ngx_http_upbot_json_after(u_char **p, u_char *last, u_char close)
 {
-    ngx_http_upbot_json_space(j);
+    u_char  *pos;
 
-    if (j->pos < j->last) {
-        if (*j->pos == ',') {
-            j->pos++;
-            ngx_http_upbot_json_space(j);
+    pos = ngx_http_upbot_json_space_at(*p, last);
+
+    if (pos < last) {
+        if (*pos == ',') {
+            *p = ngx_http_upbot_json_space_at(pos + 1, last);
             return NGX_OK;
         }
 
-        if (*j->pos == close) {
-            j->pos++;
+        if (*pos == close) {
+            *p = pos + 1;
             return NGX_DONE;
         }
     }
 
-    return ngx_http_upbot_json_next_fail(j, close);
+    *p = pos;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_json_next(ngx_http_upbot_json_t *j, u_char close)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_upbot_json_after(&j->pos, j->last, close);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_upbot_json_next_fail(j, close);
+    }
+
+    return rc;
 }
 
 

@@ -262,9 +262,12 @@ static const char  *ngx_http_upbot_type_names[] = {
 static ngx_int_t ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_shape_t *shape, u_char *obj,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
-static const ngx_http_upbot_field_t *ngx_http_upbot_read_name(
-    ngx_http_upbot_parser_t *p, const ngx_http_upbot_shape_t *shape,
-    ngx_uint_t *next, ngx_int_t *rc);
+static ngx_inline const ngx_http_upbot_field_t *ngx_http_upbot_field_at(
+    const ngx_http_upbot_shape_t *shape, u_char *pos, u_char *last,
+    ngx_uint_t *next);
+static ngx_int_t ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_shape_t *shape,
+    const ngx_http_upbot_field_t **field);
 static ngx_int_t ngx_http_upbot_read_value(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, u_char *obj,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
@@ -274,6 +277,12 @@ static ngx_int_t ngx_http_upbot_read_string(ngx_http_upbot_parser_t *p,
 static ngx_int_t ngx_http_upbot_read_number(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, u_char *obj,
     ngx_http_upbot_path_t *path);
+static ngx_inline ngx_int_t ngx_http_upbot_set_string(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_field_t *field, u_char *obj,
+    ngx_http_upbot_path_t *path, ngx_str_t *s, ngx_uint_t decoded);
+static ngx_inline ngx_int_t ngx_http_upbot_set_number(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_field_t *field, u_char *obj,
+    ngx_http_upbot_path_t *path, ngx_int_t rc, int64_t n, ngx_str_t *text);
 static ngx_int_t ngx_http_upbot_read_list(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, ngx_array_t *list,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
@@ -322,6 +331,10 @@ ngx_http_upbot_parser_feed(ngx_http_upbot_parser_t *p, u_char *data,
     u_char  *buf;
     size_t   size;
 
+    if (len == 0) {
+        return NGX_OK;
+    }
+
     if (p->len + len > p->size) {
         size = ngx_max(2 * p->size, p->len + len);
         size = ngx_max(size, 1024);
@@ -349,7 +362,9 @@ ngx_http_upbot_parser_feed(ngx_http_upbot_parser_t *p, u_char *data,
 ngx_int_t
 ngx_http_upbot_parser_finish(ngx_http_upbot_parser_t *p)
 {
-    return ngx_http_upbot_parser_run(p, p->buf, p->len);
+    /* nothing fed, no buffer: the body is empty */
+    return ngx_http_upbot_parser_run(p, p->buf ? p->buf : (u_char *) "",
+                                     p->len);
 }
 
 
@@ -435,7 +450,10 @@ ngx_http_upbot_trim(ngx_str_t *s)
 
 /*
  * The members of an object, its "{" read; "depth" objects and arrays are
- * open, this one with them.
+ * open, this one with them.  The walk keeps its place in "pos": the usual
+ * member, a known name and a plain string or a small integer, is read here
+ * without leaving the loop; anything else goes through j->pos to the
+ * functions that read every case.
  */
 
 static ngx_int_t
@@ -443,66 +461,129 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_shape_t *shape, u_char *obj,
     ngx_http_upbot_path_t *path, ngx_uint_t depth)
 {
+    u_char                        *pos, *last, *end;
+    int64_t                        n;
+    ngx_str_t                      s;
     ngx_int_t                      rc;
     ngx_uint_t                     i, next;
     ngx_http_upbot_json_t         *j;
     const ngx_http_upbot_field_t  *field;
 
     j = &p->json;
+    last = j->last;
     next = 0;
 
-    ngx_http_upbot_json_space(j);
+    pos = ngx_http_upbot_json_space_at(j->pos, last);
 
-    if (j->pos < j->last && *j->pos == '}') {
-        j->pos++;
+    if (pos < last && *pos == '}') {
+        pos++;
         goto done;
     }
 
     for ( ;; ) {
-        field = ngx_http_upbot_read_name(p, shape, &next, &rc);
+        field = ngx_http_upbot_field_at(shape, pos, last, &next);
 
-        if (rc != NGX_OK) {
-            return rc;
+        if (field) {
+            pos += field->name.len + 2;
+
+        } else {
+            j->pos = pos;
+
+            rc = ngx_http_upbot_read_name(p, shape, &field);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            pos = j->pos;
         }
 
         if (field && NGX_HTTP_UPBOT_PRESENT(obj, field->bit)) {
             return ngx_http_upbot_refuse(p, path, field, "given twice");
         }
 
-        rc = ngx_http_upbot_json_colon(j);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        if (field) {
-            rc = ngx_http_upbot_read_value(p, field, obj, path, depth);
+        if (pos < last && *pos == ':') {
+            pos++;
 
         } else {
-            /* a member the shape does not know: checked, then left */
+            j->pos = pos;
 
-            rc = ngx_http_upbot_json_skip(j, depth, p->limits->max_depth);
+            rc = ngx_http_upbot_json_colon(j);
+            if (rc != NGX_OK) {
+                return rc;
+            }
 
-            if (rc == NGX_ABORT) {
-                return ngx_http_upbot_too_deep(p, path);
+            pos = j->pos;
+        }
+
+        pos = ngx_http_upbot_json_space_at(pos, last);
+
+        rc = NGX_AGAIN;
+
+        if (field == NULL || pos == last) {
+            /* void */
+
+        } else if (*pos == '"') {
+            end = ngx_http_upbot_json_plain_run(pos + 1, last);
+
+            if (end < last && *end == '"') {
+                s.data = pos + 1;
+                s.len = end - s.data;
+                pos = end + 1;
+
+                rc = ngx_http_upbot_set_string(p, field, obj, path, &s, 0);
+            }
+
+        } else {
+            end = ngx_http_upbot_json_int_end(pos, last, &n);
+
+            if (end) {
+                s.data = pos;
+                s.len = end - pos;
+                pos = end;
+
+                rc = ngx_http_upbot_set_number(p, field, obj, path, NGX_OK,
+                                               n, &s);
             }
         }
 
+        if (rc == NGX_AGAIN) {
+            j->pos = pos;
+
+            if (field) {
+                rc = ngx_http_upbot_read_value(p, field, obj, path, depth);
+
+            } else {
+                /* a member the shape does not know: checked, then left */
+
+                rc = ngx_http_upbot_json_skip(j, depth, p->limits->max_depth);
+
+                if (rc == NGX_ABORT) {
+                    return ngx_http_upbot_too_deep(p, path);
+                }
+            }
+
+            pos = j->pos;
+        }
+
         if (rc != NGX_OK) {
             return rc;
         }
 
-        rc = ngx_http_upbot_json_next(j, '}');
+        rc = ngx_http_upbot_json_after(&pos, last, '}');
 
         if (rc == NGX_DONE) {
             break;
         }
 
         if (rc != NGX_OK) {
-            return rc;
+            j->pos = pos;
+            return ngx_http_upbot_json_next_fail(j, '}');
         }
     }
 
 done:
+
+    j->pos = pos;
 
     if ((((ngx_uint_t *) obj)[0] & shape->required) == shape->required) {
         return NGX_OK;
@@ -523,73 +604,83 @@ done:
 
 
 /*
- * A member's name, and its field; NULL (and NGX_OK) for a name of none.
- * The name is first compared as it stands in the body with the fields,
- * from the one after the last found: a field's name is plain ASCII, so
- * bytes that equal it and a closing quote are that JSON string.  Only a
- * name of no field, or one with escapes, is read as a string.
+ * The field whose name is at "pos", from the one after the last found
+ * ("next"); NULL when none is.  A field's name is plain ASCII, so bytes
+ * that equal it and a closing quote are that JSON string.
  */
 
-static const ngx_http_upbot_field_t *
-ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
-    const ngx_http_upbot_shape_t *shape, ngx_uint_t *next, ngx_int_t *rc)
+static ngx_inline const ngx_http_upbot_field_t *
+ngx_http_upbot_field_at(const ngx_http_upbot_shape_t *shape, u_char *pos,
+    u_char *last, ngx_uint_t *next)
 {
-    u_char                        *pos;
-    ngx_str_t                      name;
-    ngx_uint_t                     i, decoded;
-    ngx_http_upbot_json_t         *j;
+    ngx_uint_t                     i;
     const ngx_http_upbot_field_t  *field;
 
-    j = &p->json;
-    pos = j->pos;
-
-    *rc = NGX_OK;
-
-    if (pos < j->last && *pos == '"') {
-
-        /* mostly the field after the last one found */
-
-        i = (*next < shape->nfields) ? *next : 0;
-        field = &shape->fields[i];
-
-        if (ngx_http_upbot_json_is(pos + 1, j->last, field->quoted,
-                                   field->name.len, field->want))
-        {
-            j->pos = pos + field->name.len + 2;
-            *next = i + 1;
-            return field;
-        }
-
-        for (i = 0; i < shape->nfields; i++) {
-            field = &shape->fields[i];
-
-            if (ngx_http_upbot_json_is(pos + 1, j->last, field->quoted,
-                                       field->name.len, field->want))
-            {
-                j->pos = pos + field->name.len + 2;
-                *next = i + 1;
-                return field;
-            }
-        }
+    if (pos == last || *pos != '"') {
+        return NULL;
     }
 
-    *rc = ngx_http_upbot_json_name(j, &name, &decoded);
+    /* mostly the field after the last one found */
 
-    if (*rc != NGX_OK || !decoded) {
-        return NULL;
+    i = (*next < shape->nfields) ? *next : 0;
+    field = &shape->fields[i];
+
+    if (ngx_http_upbot_json_is(pos + 1, last, field->quoted, field->name.len,
+                               field->want))
+    {
+        *next = i + 1;
+        return field;
     }
 
     for (i = 0; i < shape->nfields; i++) {
         field = &shape->fields[i];
 
-        if (field->name.len == name.len
-            && ngx_memcmp(field->name.data, name.data, name.len) == 0)
+        if (ngx_http_upbot_json_is(pos + 1, last, field->quoted,
+                                   field->name.len, field->want))
         {
+            *next = i + 1;
             return field;
         }
     }
 
     return NULL;
+}
+
+
+/*
+ * A member's name that ngx_http_upbot_field_at() did not find: read as
+ * JSON; *field is the one it names once decoded, or NULL.  Only a name
+ * with escapes can still name a field.
+ */
+
+static ngx_int_t
+ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_shape_t *shape,
+    const ngx_http_upbot_field_t **field)
+{
+    ngx_int_t   rc;
+    ngx_str_t   name;
+    ngx_uint_t  i, decoded;
+
+    *field = NULL;
+
+    rc = ngx_http_upbot_json_name(&p->json, &name, &decoded);
+
+    if (rc != NGX_OK || !decoded) {
+        return rc;
+    }
+
+    for (i = 0; i < shape->nfields; i++) {
+        if (shape->fields[i].name.len == name.len
+            && ngx_memcmp(shape->fields[i].name.data, name.data, name.len)
+               == 0)
+        {
+            *field = &shape->fields[i];
+            break;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -683,44 +774,58 @@ ngx_http_upbot_read_string(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, u_char *obj,
     ngx_http_upbot_path_t *path)
 {
-    ngx_int_t    rc;
-    ngx_str_t   *str, s;
-    ngx_uint_t   decoded;
+    ngx_int_t   rc;
+    ngx_str_t   s;
+    ngx_uint_t  decoded;
 
     rc = ngx_http_upbot_json_string(&p->json, &s, &decoded);
     if (rc != NGX_OK) {
         return rc;
     }
 
+    return ngx_http_upbot_set_string(p, field, obj, path, &s, decoded);
+}
+
+
+/* a string read for a field: its type, its limits, then into the field */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_set_string(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_field_t *field, u_char *obj,
+    ngx_http_upbot_path_t *path, ngx_str_t *s, ngx_uint_t decoded)
+{
     if (field->type != NGX_HTTP_UPBOT_STRING
         && field->type != NGX_HTTP_UPBOT_STRING_OR_INT)
     {
         return ngx_http_upbot_wrong_type(p, path, field);
     }
 
-    if (s.len > p->limits->max_string_length) {
+    if (s->len > p->limits->max_string_length) {
         return ngx_http_upbot_refuse(p, path, field, "longer than %uz bytes",
                                      p->limits->max_string_length);
     }
 
     if (field->flags & NGX_HTTP_UPBOT_IS_CODE) {
-        ngx_http_upbot_trim(&s);
+        if (s->len
+            && (s->data[0] <= ' ' || s->data[s->len - 1] <= ' '))
+        {
+            ngx_http_upbot_trim(s);
+        }
 
-        if (s.len > p->limits->max_code_length) {
+        if (s->len > p->limits->max_code_length) {
             return ngx_http_upbot_refuse(p, path, field,
                                          "longer than %uz bytes",
                                          p->limits->max_code_length);
         }
     }
 
-    if (s.len == 0 && (field->flags & NGX_HTTP_UPBOT_NOT_EMPTY)) {
+    if (s->len == 0 && (field->flags & NGX_HTTP_UPBOT_NOT_EMPTY)) {
         return ngx_http_upbot_refuse(p, path, field, "must not be empty");
     }
 
-    str = (ngx_str_t *) (obj + field->offset);
-    *str = s;
+    *(ngx_str_t *) (obj + field->offset) = *s;
 
-    ngx_http_upbot_mark(obj, field);
+    ((ngx_uint_t *) obj)[0] |= ngx_http_upbot_bit(field->bit);
     ((ngx_uint_t *) obj)[1] |= (ngx_uint_t) decoded << field->bit;
 
     return NGX_OK;
@@ -742,6 +847,20 @@ ngx_http_upbot_read_number(ngx_http_upbot_parser_t *p,
         return rc;
     }
 
+    return ngx_http_upbot_set_number(p, field, obj, path, rc, n, &text);
+}
+
+
+/*
+ * A number read for a field, as ngx_http_upbot_json_number() returned it
+ * ("rc"): its type, its range, then into the field.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_set_number(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_field_t *field, u_char *obj,
+    ngx_http_upbot_path_t *path, ngx_int_t rc, int64_t n, ngx_str_t *text)
+{
     if (field->type != NGX_HTTP_UPBOT_INTEGER
         && field->type != NGX_HTTP_UPBOT_STRING_OR_INT)
     {
@@ -755,7 +874,7 @@ ngx_http_upbot_read_number(ngx_http_upbot_parser_t *p,
     if (rc == NGX_ABORT || n < field->min || n > field->max) {
         return ngx_http_upbot_refuse(p, path, field,
                                      "%*s is out of range %L..%L",
-                                     ngx_min(text.len, 32), text.data,
+                                     ngx_min(text->len, 32), text->data,
                                      field->min, field->max);
     }
 
@@ -765,7 +884,7 @@ ngx_http_upbot_read_number(ngx_http_upbot_parser_t *p,
         *(int64_t *) (obj + field->offset) = n;
 
     } else {
-        *(ngx_str_t *) (obj + field->offset) = text;
+        *(ngx_str_t *) (obj + field->offset) = *text;
     }
 
     return NGX_OK;
