@@ -414,8 +414,22 @@ static u_char *
 ngx_http_upbot_put_int(u_char *p, int64_t n)
 {
     u_char      *d;
-    uint64_t     u, k, t;
+    uint64_t     u, k;
+#if !(defined __GNUC__)
+    uint64_t     t;
+#endif
     ngx_uint_t   len;
+
+#if (defined __GNUC__)
+    static const uint64_t  pow10[20] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+        10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+        100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+        100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+        100000000000000000ULL, 1000000000000000000ULL,
+        10000000000000000000ULL
+    };
+#endif
 
     static const u_char  pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233"
@@ -430,9 +444,17 @@ ngx_http_upbot_put_int(u_char *p, int64_t n)
         u = (uint64_t) n;
     }
 
+#if (defined __GNUC__)
+    /* from the bits: 1233 / 4096 is just above log10(2) */
+
+    len = ((64 - __builtin_clzll(u | 1)) * 1233) >> 12;
+    len += (u >= pow10[len]);
+    len += (len == 0);
+#else
     for (len = 1, t = 10; len < 20 && u >= t; len++, t *= 10) {
         /* void */
     }
+#endif
 
     d = p + len;
 
