@@ -107,6 +107,18 @@ typedef struct {
 } ngx_http_upbot_group_t;
 
 
+/*
+ * A worker's copy of a live pool's facts as its last look-up found them,
+ * all fresh: requests until "until" pick from it without the zone.
+ */
+typedef struct {
+    ngx_msec_t                      until;
+    ngx_uint_t                      walked;      /* facts[0 .. walked - 1] */
+    size_t                          size;        /* of the block it is in */
+    ngx_http_upbot_facts_t        **facts;
+} ngx_http_upbot_view_t;
+
+
 typedef struct ngx_http_upbot_code_s  ngx_http_upbot_code_t;
 
 struct ngx_http_upbot_code_s {
@@ -116,6 +128,7 @@ struct ngx_http_upbot_code_s {
     ngx_http_upbot_facts_t        **facts;       /* static pools */
     ngx_uint_t                      ngroups;
     ngx_uint_t                      live;        /* groups from providers */
+    ngx_http_upbot_view_t          *view;        /* live pools, per worker */
 };
 
 
@@ -198,6 +211,7 @@ struct ngx_http_upbot_api_s {
 typedef struct {
     ngx_http_upbot_facts_t          facts;
     ngx_uint_t                      state;
+    ngx_msec_t                      fresh_until; /* state FRESH */
     ngx_uint_t                      fail_status;
     unsigned                        claimed:1;   /* the caller fetches it */
     unsigned                        busy:1;      /* another fetches it */

@@ -309,6 +309,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 
             if (age < umcf->ttl) {
                 look->state = NGX_HTTP_UPBOT_FACTS_FRESH;
+                look->fresh_until = cn->fetched + umcf->ttl;
 
             } else if (age < umcf->ttl + umcf->stale) {
                 look->state = NGX_HTTP_UPBOT_FACTS_STALE;

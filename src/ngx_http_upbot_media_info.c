@@ -14,6 +14,13 @@
 /* how often a request waiting for another's fetch looks again */
 #define NGX_HTTP_UPBOT_WAIT_STEP  10
 
+/*
+ * How long a worker picks from its view of a pool before it looks in the
+ * zone again (never past the facts' ttl): the zone's LRU order sees a
+ * pool in use at least this often.
+ */
+#define NGX_HTTP_UPBOT_VIEW_TIME  1000
+
 
 static void ngx_http_upbot_media_info_note(ngx_http_upbot_ctx_t *ctx);
 static ngx_int_t ngx_http_upbot_media_info_process(ngx_http_request_t *r,
@@ -23,6 +30,13 @@ static ngx_int_t ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code,
     ngx_http_upbot_facts_t **facts, ngx_http_upbot_lookup_t *lk);
+static ngx_int_t ngx_http_upbot_media_info_from_view(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code);
+static void ngx_http_upbot_media_info_keep(ngx_http_upbot_code_t *code,
+    ngx_http_upbot_lookup_t *lk, ngx_uint_t walked, ngx_msec_t until);
+static ngx_int_t ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_uint_t i,
+    ngx_http_upbot_facts_t *facts);
 static ngx_int_t ngx_http_upbot_media_info_wait(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx);
 static void ngx_http_upbot_media_info_wake(ngx_event_t *ev);
@@ -53,6 +67,7 @@ static ngx_int_t
 ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
+    ngx_int_t                         rc;
     ngx_uint_t                        n;
     ngx_http_upbot_code_t            *code;
     ngx_http_upbot_lookup_t          *lk;
@@ -80,7 +95,19 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
                                               NULL);
     }
 
-    /* a live pool: facts from the cache, or fetched */
+    /* a live pool: from this worker's view of it while that is fresh */
+
+    if (code->view
+        && (ngx_msec_int_t) (code->view->until - ngx_current_msec) > 0)
+    {
+        rc = ngx_http_upbot_media_info_from_view(r, ctx, code);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /* else facts from the cache, or fetched */
 
     n = code->ngroups;
 
@@ -125,7 +152,8 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t claim)
 {
     ngx_int_t                    rc;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, walked, fresh;
+    ngx_msec_t                   until;
     ngx_http_upbot_look_t        look;
     ngx_http_upbot_group_t      *group;
     ngx_http_upbot_lookup_t     *lk = ctx->lookup;
@@ -137,6 +165,9 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
 
     lk->nfetch = 0;
     lk->blocked = 0;
+
+    fresh = 1;
+    until = ngx_current_msec + NGX_HTTP_UPBOT_VIEW_TIME;
 
     /* the pool is live: it has a group in the cache */
 
@@ -152,9 +183,17 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
         } else if (lk->got[i]) {
             lk->facts[i] = &lk->live[i];
             lk->state[i] = NGX_HTTP_UPBOT_FACTS_FRESH;
+            fresh = 0;
 
         } else {
             ngx_http_upbot_cache_look(umcf, r->pool, group, claim, &look);
+
+            if (look.state != NGX_HTTP_UPBOT_FACTS_FRESH) {
+                fresh = 0;
+
+            } else if ((ngx_msec_int_t) (look.fresh_until - until) < 0) {
+                until = look.fresh_until;
+            }
 
             lk->state[i] = look.state;
             lk->busy[i] = look.busy;
@@ -190,6 +229,8 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
 
     ngx_http_upbot_cache_end(umcf);
 
+    walked = i;
+
     /* the groups not walked are not candidates */
 
     for ( /* void */ ; i < lk->code->ngroups; i++) {
@@ -213,7 +254,124 @@ ngx_http_upbot_media_info_lookup(ngx_http_request_t *r,
         return ngx_http_upbot_media_info_wait(r, ctx);
     }
 
+    if (fresh) {
+        ngx_http_upbot_media_info_keep(lk->code, lk, walked, until);
+    }
+
     return ngx_http_upbot_media_info_pick(r, ctx, lk->code, lk->facts, lk);
+}
+
+
+/*
+ * A pick from the worker's view of the pool: NGX_DECLINED when it cannot
+ * tell (a spread pick needs every group, and a pool found full is looked
+ * at again in the zone).
+ */
+
+static ngx_int_t
+ngx_http_upbot_media_info_from_view(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code)
+{
+    ngx_int_t                         i;
+    ngx_http_upbot_view_t            *view = code->view;
+    ngx_http_upbot_loc_conf_t        *ulcf;
+    ngx_http_upbot_media_info_req_t  *req = ctx->req;
+
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+
+    if (ulcf->pick != NGX_HTTP_UPBOT_PICK_FIRST
+        && view->walked < code->ngroups)
+    {
+        return NGX_DECLINED;
+    }
+
+    i = ngx_http_upbot_pick(code->groups, view->facts, view->walked,
+                            ulcf->pick, &req->account_info.openid);
+
+    if (i == NGX_DECLINED) {
+        return NGX_DECLINED;
+    }
+
+    if (code->groups[i].app) {
+        ctx->cache_status = NGX_HTTP_UPBOT_CACHE_HIT;
+    }
+
+    return ngx_http_upbot_media_info_answer(r, ctx, code, i, view->facts[i]);
+}
+
+
+/*
+ * The facts of a look-up that found every group it walked fresh, kept as
+ * the worker's view of the pool: in the block of the last view when they
+ * fit, else in a new one of at least twice its size, so that the blocks
+ * a pool takes from the cycle's pool stay few.
+ */
+
+static void
+ngx_http_upbot_media_info_keep(ngx_http_upbot_code_t *code,
+    ngx_http_upbot_lookup_t *lk, ngx_uint_t walked, ngx_msec_t until)
+{
+    u_char                  *p;
+    size_t                   size;
+    ngx_uint_t               i;
+    ngx_http_upbot_facts_t  *live;
+    ngx_http_upbot_view_t   *view;
+
+    size = sizeof(ngx_http_upbot_view_t)
+           + walked * (sizeof(ngx_http_upbot_facts_t *)
+                       + sizeof(ngx_http_upbot_facts_t));
+
+    for (i = 0; i < walked; i++) {
+        if (code->groups[i].app) {
+            size += lk->live[i].name.len + lk->live[i].face_url.len
+                    + lk->live[i].url.len;
+        }
+    }
+
+    view = code->view;
+
+    if (view == NULL || view->size < size) {
+        if (view) {
+            size = ngx_max(size, 2 * view->size);
+        }
+
+        view = ngx_palloc(ngx_cycle->pool, size);
+
+        code->view = view;
+
+        if (view == NULL) {
+            return;
+        }
+
+        view->size = size;
+    }
+
+    view->until = until;
+    view->walked = walked;
+    view->facts = (ngx_http_upbot_facts_t **) (view + 1);
+
+    live = (ngx_http_upbot_facts_t *) (view->facts + walked);
+    p = (u_char *) (live + walked);
+
+    for (i = 0; i < walked; i++) {
+
+        if (code->groups[i].app == NULL) {
+            view->facts[i] = &code->groups[i].facts;
+            continue;
+        }
+
+        live[i] = lk->live[i];
+
+        live[i].name.data = p;
+        p = ngx_cpymem(p, lk->live[i].name.data, lk->live[i].name.len);
+        live[i].face_url.data = p;
+        p = ngx_cpymem(p, lk->live[i].face_url.data,
+                       lk->live[i].face_url.len);
+        live[i].url.data = p;
+        p = ngx_cpymem(p, lk->live[i].url.data, lk->live[i].url.len);
+
+        view->facts[i] = &live[i];
+    }
 }
 
 
@@ -223,7 +381,6 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_http_upbot_facts_t **facts, ngx_http_upbot_lookup_t *lk)
 {
     ngx_int_t                         i;
-    ngx_http_upbot_answer_t           answer;
     ngx_http_upbot_loc_conf_t        *ulcf;
     ngx_http_upbot_media_info_req_t  *req = ctx->req;
 
@@ -266,9 +423,20 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
         }
     }
 
+    return ngx_http_upbot_media_info_answer(r, ctx, code, i, facts[i]);
+}
+
+
+static ngx_int_t
+ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_uint_t i,
+    ngx_http_upbot_facts_t *facts)
+{
+    ngx_http_upbot_answer_t  answer;
+
     ctx->group = code->groups[i].id;
 
-    ngx_http_upbot_answer(&code->groups[i], facts[i], &answer);
+    ngx_http_upbot_answer(&code->groups[i], facts, &answer);
 
     return ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, &answer);
 }

@@ -541,13 +541,41 @@ upbot: tim:prod: the provider refused the call: provider error 10018 "injected e
 
 
 
-=== TEST 33: a group's strings that need escaping are escaped, from the call and from the cache alike
+=== TEST 33: a group's strings that need escaping are escaped, from the call, the cache and the worker's view alike
 --- request eval
-[main::req("cq"), main::req("cq")]
+[main::req("cq"), main::req("cq"), main::req("cq")]
 --- response_body_like eval
 [(main::ok_body('https://join.example.com/q?a=\"1\"', 'say \"hi\" back\\\\slash\n\t\u0001 end',
-                'https://img.example.com/q.png')) x 2]
+                'https://img.example.com/q.png')) x 3]
 --- response_headers eval
-["X-Cache: MISS", "X-Cache: HIT"]
+["X-Cache: MISS", "X-Cache: HIT", "X-Cache: HIT"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: the worker's view of a pool from a first pick (two of its four groups walked) does not answer a spread pick, which needs all four; first picks after it come from the view of all four
+--- request eval
+[main::req("cs"), main::req("cs"), main::req("cs"), @::SpreadReqs, main::req("cs")]
+--- response_body_like eval
+[(main::ok_body('https://join.example.com/a', '火影忍者-A群', 'https://img.example.com/a.png')) x 3,
+ (map { qr/"ret":0/ } @::SpreadReqs),
+ main::ok_body('https://join.example.com/a', '火影忍者-A群', 'https://img.example.com/a.png')]
+--- response_headers eval
+["X-Cache: MISS\nX-Group: \@TGS#a", ("X-Cache: HIT\nX-Group: \@TGS#a") x 2,
+ (map { "X-Group: $_" } @::SpreadPicks),
+ "X-Cache: HIT\nX-Group: \@TGS#a"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 35: a view of a pool with a static group in it: the static group's facts are the configuration's
+--- request eval
+[main::req("c8"), main::req("c8"), main::req("c8")]
+--- response_body_like eval
+[(main::ok_body('https://join.example.com/a', '火影忍者-A群', 'https://img.example.com/a.png')) x 3]
+--- response_headers eval
+["X-Cache: MISS\nX-Group: \@TGS#a", ("X-Cache: HIT\nX-Group: \@TGS#a") x 2]
 --- no_error_log
 [error]
