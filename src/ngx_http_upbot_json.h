@@ -103,21 +103,26 @@ ngx_http_upbot_json_space_at(u_char *p, u_char *last)
 
 #if (NGX_HTTP_UPBOT_SSE2)
 
-    /* one space, or a line feed and an indent: one block of 16 */
+    /*
+     * a line feed and an indent: the first byte in a block of 16 that is
+     * neither a space nor a line feed is the token, unless it is a tab or
+     * a carriage return, rare enough to be left to the full scan
+     */
 
     if (last - p >= 16) {
         v = _mm_loadu_si128((const __m128i *) p);
 
         bits = _mm_movemask_epi8(
-                   _mm_or_si128(
-                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
-                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))),
-                       _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')),
-                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')))))
+                   _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')),
+                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'))))
                ^ 0xffff;
 
         if (bits) {
-            return p + __builtin_ctz(bits);
+            p += __builtin_ctz(bits);
+
+            if (*p != '\t' && *p != '\r') {
+                return p;
+            }
         }
     }
 

@@ -508,3 +508,24 @@ X-Error: ^invalid JSON at byte 57: a control character in a string$
 [400, 200]
 --- response_headers_like eval
 ["X-Error: ^invalid JSON at byte 106: a value expected\$", ""]
+
+
+
+=== TEST 46: white space of every kind between tokens: CR LF, tabs, long indents, a tab or CR after spaces and line feeds
+--- request eval
+"POST /m\n{\r\n\t\t\"account_info\" :\t{\n                    \"account_type\": 2,\r\n\t\"appid\":\"a\",\n          \t\"openid\":\"o\"\n        \r},\n                  \r\n   \"media_type\"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n:2 ,\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\t\"code\":\"c1\",\"trace_id\":\"t\"\r\n}\r\n"
+--- error_code: 200
+--- response_body chomp
+{"ret":0,"msg":"","data":{"url":"https://example.com/j/g1","name":"G1","background":""}}
+
+
+
+=== TEST 47: a form feed or a vertical tab in an indent is not white space
+--- request eval
+["POST /m\n{\n            \f    \"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}",
+ "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\n   \x0b                \"media_type\":2,\"code\":\"c1\",\"trace_id\":\"t\"}"]
+--- error_code eval
+[400, 400]
+--- response_headers_like eval
+['X-Error: ^invalid JSON at byte 14: a name in quotes expected$',
+ 'X-Error: ^invalid JSON at byte 64: a name in quotes expected$']
