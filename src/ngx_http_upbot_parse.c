@@ -35,8 +35,9 @@
 
 typedef struct {
     ngx_str_t                       name;
-    u_char                          quoted[16];   /* name + '"' */
+    u_char                          quoted[16];   /* name + '": ' */
     int                             want;         /* its len + 1 bits */
+    int                             want_colon;   /* its len + 3 bits */
     ngx_uint_t                      type;
     ngx_uint_t                      flags;
     ngx_uint_t                      bit;      /* aliases share a bit */
@@ -60,8 +61,12 @@ struct ngx_http_upbot_shape_s {
 
 #define ngx_http_upbot_nfields(f)  (sizeof(f) / sizeof(f[0]))
 
-/* a field's name, and as it ends in a body; at most 15 bytes */
-#define ngx_http_upbot_name(n)  ngx_string(n), n "\"", (1 << sizeof(n)) - 1
+/*
+ * A field's name, and as it ends in a body, with the usual ": " after it
+ * (at most 13 bytes, so that this fits a compare of 16).
+ */
+#define ngx_http_upbot_name(n)                                               \
+    ngx_string(n), n "\": ", (1 << sizeof(n)) - 1, (1 << (sizeof(n) + 2)) - 1
 
 
 static const ngx_http_upbot_field_t  ngx_http_upbot_account_fields[] = {
@@ -264,7 +269,7 @@ static ngx_int_t ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
 static ngx_inline const ngx_http_upbot_field_t *ngx_http_upbot_field_at(
     const ngx_http_upbot_shape_t *shape, u_char *pos, u_char *last,
-    ngx_uint_t *next);
+    ngx_uint_t *next, ngx_uint_t *tail);
 static ngx_int_t ngx_http_upbot_read_name(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_shape_t *shape,
     const ngx_http_upbot_field_t **field);
@@ -465,7 +470,7 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     int64_t                        n;
     ngx_str_t                      s;
     ngx_int_t                      rc;
-    ngx_uint_t                     i, next;
+    ngx_uint_t                     i, next, tail;
     ngx_http_upbot_json_t         *j;
     const ngx_http_upbot_field_t  *field;
 
@@ -481,10 +486,10 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     }
 
     for ( ;; ) {
-        field = ngx_http_upbot_field_at(shape, pos, last, &next);
+        field = ngx_http_upbot_field_at(shape, pos, last, &next, &tail);
 
         if (field) {
-            pos += field->name.len + 2;
+            pos += 1 + field->name.len + tail;
 
         } else {
             j->pos = pos;
@@ -495,27 +500,32 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
             }
 
             pos = j->pos;
+            tail = 1;
         }
 
         if (field && NGX_HTTP_UPBOT_PRESENT(obj, field->bit)) {
             return ngx_http_upbot_refuse(p, path, field, "given twice");
         }
 
-        if (pos < last && *pos == ':') {
-            pos++;
+        /* the ":" and a space after it, unless matched with the name */
 
-        } else {
-            j->pos = pos;
+        if (tail == 1) {
+            if (pos < last && *pos == ':') {
+                pos++;
 
-            rc = ngx_http_upbot_json_colon(j);
-            if (rc != NGX_OK) {
-                return rc;
+            } else {
+                j->pos = pos;
+
+                rc = ngx_http_upbot_json_colon(j);
+                if (rc != NGX_OK) {
+                    return rc;
+                }
+
+                pos = j->pos;
             }
 
-            pos = j->pos;
+            pos = ngx_http_upbot_json_space_at(pos, last);
         }
-
-        pos = ngx_http_upbot_json_space_at(pos, last);
 
         rc = NGX_AGAIN;
 
@@ -606,12 +616,13 @@ done:
 /*
  * The field whose name is at "pos", from the one after the last found
  * ("next"); NULL when none is.  A field's name is plain ASCII, so bytes
- * that equal it and a closing quote are that JSON string.
+ * that equal it and a closing quote are that JSON string.  *tail: how many
+ * bytes after the name were matched, 1 (its quote) or 3 (": ").
  */
 
 static ngx_inline const ngx_http_upbot_field_t *
 ngx_http_upbot_field_at(const ngx_http_upbot_shape_t *shape, u_char *pos,
-    u_char *last, ngx_uint_t *next)
+    u_char *last, ngx_uint_t *next, ngx_uint_t *tail)
 {
     ngx_uint_t                     i;
     const ngx_http_upbot_field_t  *field;
@@ -625,9 +636,10 @@ ngx_http_upbot_field_at(const ngx_http_upbot_shape_t *shape, u_char *pos,
     i = (*next < shape->nfields) ? *next : 0;
     field = &shape->fields[i];
 
-    if (ngx_http_upbot_json_is(pos + 1, last, field->quoted, field->name.len,
-                               field->want))
-    {
+    *tail = ngx_http_upbot_json_is(pos + 1, last, field->quoted,
+                                   field->name.len, field->want,
+                                   field->want_colon);
+    if (*tail) {
         *next = i + 1;
         return field;
     }
@@ -635,9 +647,10 @@ ngx_http_upbot_field_at(const ngx_http_upbot_shape_t *shape, u_char *pos,
     for (i = 0; i < shape->nfields; i++) {
         field = &shape->fields[i];
 
-        if (ngx_http_upbot_json_is(pos + 1, last, field->quoted,
-                                   field->name.len, field->want))
-        {
+        *tail = ngx_http_upbot_json_is(pos + 1, last, field->quoted,
+                                       field->name.len, field->want,
+                                       field->want_colon);
+        if (*tail) {
             *next = i + 1;
             return field;
         }
