@@ -188,6 +188,7 @@ typedef struct {
     ngx_int_t                       ret;         /* -1 until answered */
     ngx_uint_t                      cache_status;
     void                           *lookup;      /* live pools */
+    ngx_http_upbot_parser_t         parser;
 } ngx_http_upbot_ctx_t;
 
 

@@ -17,6 +17,8 @@
 
 
 static ngx_int_t ngx_http_upbot_is_json(ngx_http_request_t *r);
+static ngx_inline ngx_uint_t ngx_http_upbot_is_16(const u_char *p,
+    const char *s);
 static ngx_int_t ngx_http_upbot_refuse_early(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     ngx_str_t *reason);
@@ -35,12 +37,16 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
 
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_ctx_t));
+    /* the context and the parsed request in one allocation */
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_ctx_t)
+                               + ulcf->api->req_size);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->api = ulcf->api;
+    ctx->req = ctx + 1;
     ctx->ret = -1;
 
     ngx_http_set_ctx(r, ctx, ngx_http_upbot_module);
@@ -118,7 +124,7 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
     /* as clients write it, else in any case */
 
     if (last - p < 16
-        || (ngx_memcmp(p, "application/json", 16) != 0
+        || (!ngx_http_upbot_is_16(p, "application/json")
             && ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0))
     {
         return NGX_DECLINED;
@@ -129,6 +135,20 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
     }
 
     return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* 16 bytes equal, in two words */
+
+static ngx_inline ngx_uint_t
+ngx_http_upbot_is_16(const u_char *p, const char *s)
+{
+    uint64_t  a[2], b[2];
+
+    ngx_memcpy(a, p, 16);
+    ngx_memcpy(b, s, 16);
+
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
 
@@ -155,9 +175,7 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
 
     rc = ngx_http_upbot_parse_body(r, ctx, &reason);
 
-    if (ctx->req) {
-        ctx->api->note(ctx);
-    }
+    ctx->api->note(ctx);
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -206,16 +224,10 @@ ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     limits.max_items = ulcf->max_items;
     limits.max_depth = ulcf->max_json_depth;
 
-    ctx->req = ngx_pcalloc(r->pool, ctx->api->req_size);
-    if (ctx->req == NULL) {
-        return NGX_ERROR;
-    }
+    p = &ctx->parser;
 
-    p = ngx_http_upbot_parser_create(r->pool, ctx->api->shape, ctx->req,
-                                     &limits);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_http_upbot_parser_init(p, r->pool, ctx->api->shape, ctx->req,
+                               &limits);
 
     *reason = ngx_http_upbot_parser_error(p);
     chunk = NULL;

@@ -245,19 +245,6 @@ struct ngx_http_upbot_path_s {
 };
 
 
-struct ngx_http_upbot_parser_s {
-    u_char                         *buf;      /* the pieces, gathered */
-    size_t                          len;
-    size_t                          size;
-    ngx_pool_t                     *pool;
-    const ngx_http_upbot_limits_t  *limits;
-    const ngx_http_upbot_shape_t   *shape;
-    u_char                         *out;
-    ngx_http_upbot_json_t           json;
-    ngx_str_t                       error;
-};
-
-
 static const char  *ngx_http_upbot_type_names[] = {
     "a string", "an integer", "a string or an integer", "an object",
     "a list of objects"
@@ -318,12 +305,23 @@ ngx_http_upbot_parser_create(ngx_pool_t *pool,
         return NULL;
     }
 
+    ngx_http_upbot_parser_init(p, pool, shape, out, limits);
+
+    return p;
+}
+
+
+/* a parser in zeroed memory of the caller's */
+
+void
+ngx_http_upbot_parser_init(ngx_http_upbot_parser_t *p, ngx_pool_t *pool,
+    const ngx_http_upbot_shape_t *shape, void *out,
+    const ngx_http_upbot_limits_t *limits)
+{
     p->pool = pool;
     p->limits = limits;
     p->shape = shape;
     p->out = out;
-
-    return p;
 }
 
 

@@ -17,6 +17,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_http_upbot_json.h"
+
 
 
 /*
@@ -113,7 +115,18 @@ typedef struct {
 } ngx_http_upbot_limits_t;
 
 
-typedef struct ngx_http_upbot_parser_s  ngx_http_upbot_parser_t;
+/* the parser's state: the fields are its own */
+typedef struct {
+    u_char                         *buf;      /* the pieces, gathered */
+    size_t                          len;
+    size_t                          size;
+    ngx_pool_t                     *pool;
+    const ngx_http_upbot_limits_t  *limits;
+    const ngx_http_upbot_shape_t   *shape;
+    u_char                         *out;
+    ngx_http_upbot_json_t           json;
+    ngx_str_t                       error;
+} ngx_http_upbot_parser_t;
 
 
 extern const ngx_http_upbot_shape_t  ngx_http_upbot_media_info_shape;
@@ -128,6 +141,10 @@ ngx_http_upbot_parser_t *ngx_http_upbot_parser_create(ngx_pool_t *pool,
  * NGX_OK: go on (finish) or done (run); NGX_DECLINED: the body is bad,
  * see the reason; NGX_ERROR: no memory
  */
+void ngx_http_upbot_parser_init(ngx_http_upbot_parser_t *p, ngx_pool_t *pool,
+    const ngx_http_upbot_shape_t *shape, void *out,
+    const ngx_http_upbot_limits_t *limits);
+
 ngx_int_t ngx_http_upbot_parser_feed(ngx_http_upbot_parser_t *p,
     u_char *data, size_t len);
 ngx_int_t ngx_http_upbot_parser_finish(ngx_http_upbot_parser_t *p);

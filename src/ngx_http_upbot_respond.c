@@ -123,14 +123,14 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
 
     ctx->ret = ret;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
 
     if (answer == NULL) {
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         b->pos = umcf->bodies[i].data;
         b->last = b->pos + umcf->bodies[i].len;
 
@@ -154,10 +154,16 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
                                                      answer->background.len);
         }
 
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
+        /* the buffer and the answer in one allocation */
+
+        b = ngx_palloc(r->pool, sizeof(ngx_buf_t) + len);
+        if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        ngx_memzero(b, sizeof(ngx_buf_t));
+
+        p = (u_char *) (b + 1);
 
         b->pos = p;
 
