@@ -9,6 +9,12 @@
  * nor how much of it matched shows in timing, memory or logs.  SipHash
  * costs a small fraction of a SHA-256 through OpenSSL's EVP layer, on a
  * path every request takes.
+ *
+ * A keep-alive connection shows the same token request after request: the
+ * one it was last let in with is remembered with the connection (in its
+ * pool, wiped when it closes), with the tokens file it was found in, and
+ * the same bytes again, compared in full whatever they hold, are let in
+ * without hashing.  Only what this connection itself sent is compared.
  */
 
 
@@ -17,6 +23,23 @@
 #include <openssl/rand.h>
 
 
+/* longer tokens are hashed at every request */
+#define NGX_HTTP_UPBOT_TOKEN_MEMO_MAX  128
+
+
+typedef struct {
+    ngx_array_t                    *tokens;   /* the file it is in */
+    ngx_str_t                      *label;
+    size_t                          len;
+    u_char                          data[NGX_HTTP_UPBOT_TOKEN_MEMO_MAX];
+} ngx_http_upbot_token_memo_t;
+
+
+static ngx_http_upbot_token_memo_t *ngx_http_upbot_token_memo(
+    ngx_connection_t *c);
+static void ngx_http_upbot_token_wipe(void *data);
+static ngx_uint_t ngx_http_upbot_token_same(const u_char *a, const u_char *b,
+    size_t len);
 static ngx_int_t ngx_http_upbot_token_tag(u_char *data, size_t len,
     uint64_t *tag);
 static char *ngx_http_upbot_read_tokens(ngx_conf_t *cf, ngx_str_t *name,
@@ -269,10 +292,13 @@ ngx_int_t
 ngx_http_upbot_authenticate(ngx_http_request_t *r,
     ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_ctx_t *ctx)
 {
-    u_char                  *p, *last;
-    uint64_t                 tag;
-    ngx_uint_t               i, found;
-    ngx_http_upbot_token_t  *tokens;
+    u_char                       *p, *last;
+    size_t                        len;
+    uint64_t                      tag;
+    ngx_uint_t                    i, found;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_upbot_token_t       *tokens;
+    ngx_http_upbot_token_memo_t  *memo;
 
     if (ulcf->tokens == NULL) {
         return NGX_OK;
@@ -314,7 +340,20 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_upbot_token_tag(p, last - p, &tag) != NGX_OK) {
+    len = last - p;
+
+    memo = ngx_http_upbot_token_memo(r->connection);
+
+    if (memo
+        && memo->tokens == ulcf->tokens
+        && memo->len == len
+        && ngx_http_upbot_token_same(memo->data, p, len))
+    {
+        ctx->token_label = *memo->label;
+        return NGX_OK;
+    }
+
+    if (ngx_http_upbot_token_tag(p, len, &tag) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -336,7 +375,75 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
 
     ctx->token_label = tokens[found].label;
 
+    if (len > NGX_HTTP_UPBOT_TOKEN_MEMO_MAX) {
+        return NGX_OK;
+    }
+
+    if (memo == NULL) {
+        cln = ngx_pool_cleanup_add(r->connection->pool,
+                                   sizeof(ngx_http_upbot_token_memo_t));
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_upbot_token_wipe;
+        memo = cln->data;
+    }
+
+    memo->tokens = ulcf->tokens;
+    memo->label = &tokens[found].label;
+    memo->len = len;
+    ngx_memcpy(memo->data, p, len);
+
     return NGX_OK;
+}
+
+
+static ngx_http_upbot_token_memo_t *
+ngx_http_upbot_token_memo(ngx_connection_t *c)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = c->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_upbot_token_wipe) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_upbot_token_wipe(void *data)
+{
+    ngx_http_upbot_token_memo_t  *memo = data;
+
+    ngx_explicit_memzero(memo, sizeof(ngx_http_upbot_token_memo_t));
+}
+
+
+/* every byte looked at, so that the time taken tells nothing of where */
+
+static ngx_uint_t
+ngx_http_upbot_token_same(const u_char *a, const u_char *b, size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, d;
+
+    d = 0;
+
+    for (i = 0; i + 8 <= len; i += 8) {
+        ngx_memcpy(&x, a + i, 8);
+        ngx_memcpy(&y, b + i, 8);
+        d |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        d |= a[i] ^ b[i];
+    }
+
+    return d == 0;
 }
 
 
