@@ -415,12 +415,8 @@ ngx_http_upbot_put_int(u_char *p, int64_t n)
 {
     u_char      *d;
     uint64_t     u, k;
-#if !(defined __GNUC__)
-    uint64_t     t;
-#endif
     ngx_uint_t   len;
 
-#if (defined __GNUC__)
     static const uint64_t  pow10[20] = {
         1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
         10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
@@ -429,7 +425,6 @@ ngx_http_upbot_put_int(u_char *p, int64_t n)
         100000000000000000ULL, 1000000000000000000ULL,
         10000000000000000000ULL
     };
-#endif
 
     static const u_char  pairs[] =
         "00010203040506070809101112131415161718192021222324252627282930313233"
@@ -451,7 +446,7 @@ ngx_http_upbot_put_int(u_char *p, int64_t n)
     len += (u >= pow10[len]);
     len += (len == 0);
 #else
-    for (len = 1, t = 10; len < 20 && u >= t; len++, t *= 10) {
+    for (len = 1; len < 20 && u >= pow10[len]; len++) {
         /* void */
     }
 #endif

@@ -435,6 +435,12 @@ ngx_http_upbot_parser_error(ngx_http_upbot_parser_t *p)
 void
 ngx_http_upbot_trim(ngx_str_t *s)
 {
+    /* mostly there is none */
+
+    if (s->len && s->data[0] > ' ' && s->data[s->len - 1] > ' ') {
+        return;
+    }
+
     while (s->len && (s->data[0] == ' ' || (s->data[0] >= '\t'
                                             && s->data[0] <= '\r')))
     {
@@ -817,11 +823,7 @@ ngx_http_upbot_set_string(ngx_http_upbot_parser_t *p,
     }
 
     if (field->flags & NGX_HTTP_UPBOT_IS_CODE) {
-        if (s->len
-            && (s->data[0] <= ' ' || s->data[s->len - 1] <= ' '))
-        {
-            ngx_http_upbot_trim(s);
-        }
+        ngx_http_upbot_trim(s);
 
         if (s->len > p->limits->max_code_length) {
             return ngx_http_upbot_refuse(p, path, field,
@@ -836,7 +838,7 @@ ngx_http_upbot_set_string(ngx_http_upbot_parser_t *p,
 
     *(ngx_str_t *) (obj + field->offset) = *s;
 
-    ((ngx_uint_t *) obj)[0] |= ngx_http_upbot_bit(field->bit);
+    ngx_http_upbot_mark(obj, field);
     ((ngx_uint_t *) obj)[1] |= (ngx_uint_t) decoded << field->bit;
 
     return NGX_OK;
