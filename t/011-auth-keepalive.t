@@ -5,6 +5,9 @@
 # test: Test::Nginx's data format sends each request on a new connection.
 use strict;
 use warnings;
+
+use lib 't/lib';
+use NginxMain;
 use Test::More;
 use IO::Socket::INET;
 use File::Path qw(make_path remove_tree);
@@ -29,8 +32,7 @@ write_file('tokens', "t0k3n  first\nsecond-token-of-forty-bytes-0123456789ab  se
                      . ('L' x 200) . "  long\n");
 write_file('other', "other-token  other\n");
 
-my $modules = join '', map { "load_module $_;\n" }
-              split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+my $modules = main_prelude();
 
 write_file('nginx.conf', <<"_EOC_");
 $modules

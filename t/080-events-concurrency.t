@@ -6,6 +6,9 @@
 use strict;
 use warnings;
 
+use lib 't/lib';
+use NginxMain;
+
 use Test::More;
 use IO::Socket::INET;
 use File::Path qw(make_path remove_tree);
@@ -29,8 +32,7 @@ open my $fh, '>', "$root/conf/tokens" or die $!;
 print $fh "t0k3n concurrency\n";
 close $fh;
 
-my $modules = join '', map { "load_module $_;\n" }
-              split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+my $modules = main_prelude();
 
 open $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"_EOC_";

@@ -9,6 +9,7 @@ use strict;
 use warnings;
 
 use lib 't/lib';
+use NginxMain;
 
 use File::Path qw(make_path remove_tree);
 use File::Spec;
@@ -38,8 +39,7 @@ MockIM::start(fixtures => {
 
 my $mock = $MockIM::Port;
 my $rows = join '', map { "        cold  tim:prod  \@TGS#c$_;\n" } 1 .. 50;
-my $modules = join '', map { "load_module $_;\n" }
-              split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+my $modules = main_prelude();
 
 remove_tree($root);
 make_path("$root/conf", "$root/logs");

@@ -15,6 +15,7 @@ use strict;
 use warnings;
 
 use lib 't/lib';
+use NginxMain;
 
 use Compress::Zlib ();
 use Digest::SHA qw(hmac_sha256_base64);
@@ -47,8 +48,7 @@ MockIM::start(fixtures => {
 });
 
 my $mock = $MockIM::Port;
-my $modules = join '', map { "load_module $_;\n" }
-              split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+my $modules = main_prelude();
 
 open my $fh, '>', "$root/conf/tokens" or die $!;
 print $fh "t0k3n\n";

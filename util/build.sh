@@ -16,7 +16,7 @@ if [ -n "${NGINX_SRC:-}" ]; then
     src=$(cd "$NGINX_SRC" && pwd)
     tree="$src"
     flags=(${NGINX_CONFIGURE_FLAGS:---with-compat --with-debug --with-http_ssl_module})
-    target=all
+    target=build
 else
     src=/usr/share/nginx/src
     [ -f "$src/conf_flags" ] || { echo "build.sh: $src missing: apt-get install nginx-dev" >&2; exit 1; }

@@ -100,6 +100,9 @@ sub conf_text {
     my $modules = join '', map { "load_module $_;\n" }
                   split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
     my $env = join '', map { "env $_;\n" } @EnvToNginx;
+    # as Test::Nginx does: as root, workers run as root too, so they can
+    # reopen logs under a directory "nobody" can't reach
+    my $user = $> == 0 ? "user root;\n" : '';
 
     my $root = $RootLocation ? <<"_EOC_" : '';
         location / {
@@ -110,7 +113,7 @@ _EOC_
 
     my $conf = <<"_EOC_";
 $modules
-worker_processes  $workers;
+${user}worker_processes  $workers;
 daemon            $daemon;
 master_process    $master;
 error_log         logs/error.log $level;
