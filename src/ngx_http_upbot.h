@@ -138,6 +138,14 @@ typedef struct {
 } ngx_http_upbot_token_t;
 
 
+/* a server that serves GetMediaInfo, so makes provider calls */
+typedef struct {
+    ngx_http_core_srv_conf_t       *server;
+    ngx_str_t                       file;        /* its first API location */
+    ngx_uint_t                      line;
+} ngx_http_upbot_caller_t;
+
+
 typedef struct {
     ngx_list_t                     *rows;        /* parsing only */
     ngx_uint_t                      nrows;
@@ -146,6 +154,7 @@ typedef struct {
     ngx_uint_t                      ncodes;
     ngx_uint_t                      max_code_length;
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
+    ngx_array_t                     callers;     /* ngx_http_upbot_caller_t */
     ngx_shm_zone_t                 *zone;        /* the facts cache */
     ngx_msec_t                      ttl;
     ngx_msec_t                      stale;
@@ -272,6 +281,8 @@ ngx_http_upbot_code_t *ngx_http_upbot_codes_find(
 char *ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_http_upbot_app_t *ngx_http_upbot_app_find(
     ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name);
+ngx_int_t ngx_http_upbot_app_locations(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf);
 
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -29,6 +29,7 @@ static char *ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_upbot_init(ngx_conf_t *cf);
 
 
 static ngx_conf_num_bounds_t  ngx_http_upbot_code_length_bounds = {
@@ -150,7 +151,7 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
 
 static ngx_http_module_t  ngx_http_upbot_module_ctx = {
     ngx_http_upbot_add_variables,          /* preconfiguration */
-    ngx_http_upbot_fetch_init,             /* postconfiguration */
+    ngx_http_upbot_init,                   /* postconfiguration */
 
     ngx_http_upbot_create_main_conf,       /* create main configuration */
     ngx_http_upbot_init_main_conf,         /* init main configuration */
@@ -341,6 +342,13 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&umcf->callers, cf->pool, 1,
+                       sizeof(ngx_http_upbot_caller_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return umcf;
 }
 
@@ -372,6 +380,23 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* once every server's locations are in place */
+
+static ngx_int_t
+ngx_http_upbot_init(ngx_conf_t *cf)
+{
+    ngx_http_upbot_main_conf_t  *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);
+
+    if (ngx_http_upbot_app_locations(cf, umcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_upbot_fetch_init(cf);
 }
 
 
@@ -457,7 +482,11 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_loc_conf_t *ulcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_uint_t                   i;
+    ngx_http_core_srv_conf_t    *cscf;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_upbot_caller_t     *caller;
+    ngx_http_upbot_main_conf_t  *umcf;
 
     if (ulcf->api) {
         return "is duplicate";
@@ -466,6 +495,32 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ulcf->api = cmd->post;
     ulcf->api_file = cf->conf_file->file.name;
     ulcf->api_line = cf->conf_file->line;
+
+    /* its server must route provider calls: checked once locations are set */
+
+    if (ulcf->api == &ngx_http_upbot_media_info_api) {
+        umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);
+        cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
+        caller = umcf->callers.elts;
+
+        for (i = 0; i < umcf->callers.nelts; i++) {
+            if (caller[i].server == cscf) {
+                break;
+            }
+        }
+
+        if (i == umcf->callers.nelts) {
+            caller = ngx_array_push(&umcf->callers);
+            if (caller == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            caller->server = cscf;
+            caller->file = ulcf->api_file;
+            caller->line = ulcf->api_line;
+        }
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_upbot_handler;

@@ -17,12 +17,16 @@ typedef struct {
     ngx_uint_t                      source;
     const char                     *id_option;   /* "sdkappid", "appkey" */
     const char                     *secret_option;
+    const char                     *options;     /* all, for a mistake */
 } ngx_http_upbot_provider_kind_t;
 
 
 static char *ngx_http_upbot_app_option(ngx_conf_t *cf,
     const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
-    ngx_str_t *option, ngx_str_t *secret_file);
+    ngx_uint_t n, ngx_str_t *secret_file);
+static ngx_http_core_loc_conf_t *ngx_http_upbot_find_location(
+    ngx_http_core_loc_conf_t *pclcf, ngx_str_t *uri, ngx_uint_t *final);
+static ngx_uint_t ngx_http_upbot_same_path(ngx_str_t *a, ngx_str_t *b);
 static void *ngx_http_upbot_yajl_malloc(void *ctx, size_t size);
 static void *ngx_http_upbot_yajl_realloc(void *ctx, void *ptr, size_t size);
 static void ngx_http_upbot_yajl_free(void *ctx, void *ptr);
@@ -31,9 +35,11 @@ static ngx_int_t ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w,
 
 
 static const ngx_http_upbot_provider_kind_t  ngx_http_upbot_kinds[] = {
-    { ngx_string("tim:"), NGX_HTTP_UPBOT_SOURCE_TIM, "sdkappid", "key" },
+    { ngx_string("tim:"), NGX_HTTP_UPBOT_SOURCE_TIM, "sdkappid", "key",
+      "sdkappid=, identifier=, key=, key_file=, location=, expire= "
+      "or url_field=" },
     { ngx_string("yunxin:"), NGX_HTTP_UPBOT_SOURCE_YUNXIN, "appkey",
-      "secret" },
+      "secret", "appkey=, secret=, secret_file=, location= or url_field=" },
 };
 
 
@@ -103,8 +109,7 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_null(&secret_file);
 
     for (i = 2; i < cf->args->nelts; i++) {
-        rv = ngx_http_upbot_app_option(cf, kind, app, &value[i],
-                                       &secret_file);
+        rv = ngx_http_upbot_app_option(cf, kind, app, i, &secret_file);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -221,21 +226,25 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* the directive's n-th parameter, NAME=VALUE */
+
 static char *
 ngx_http_upbot_app_option(ngx_conf_t *cf,
     const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
-    ngx_str_t *option, ngx_str_t *secret_file)
+    ngx_uint_t n, ngx_str_t *secret_file)
 {
     u_char     *eq;
     size_t      id_len, secret_len;
-    ngx_str_t   name, value, *target;
+    ngx_str_t   name, value, *option, *target;
+
+    option = (ngx_str_t *) cf->args->elts + n;
 
     id_len = ngx_strlen(kind->id_option);
     secret_len = ngx_strlen(kind->secret_option);
 
     eq = ngx_strlchr(option->data, option->data + option->len, '=');
-    if (eq == NULL || eq + 1 == option->data + option->len) {
-        goto invalid;
+    if (eq == NULL) {
+        goto unknown;
     }
 
     name.data = option->data;
@@ -299,6 +308,10 @@ ngx_http_upbot_app_option(ngx_conf_t *cf,
         return NGX_CONF_OK;
 
     } else {
+        goto unknown;
+    }
+
+    if (value.len == 0) {
         goto invalid;
     }
 
@@ -315,23 +328,26 @@ ngx_http_upbot_app_option(ngx_conf_t *cf,
 
 invalid:
 
-    /* the option may hold a secret: name it, never show its value */
-
-    if (eq == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" of app \"%V\"",
-                           option, &app->name);
-        return NGX_CONF_ERROR;
-    }
-
-    name.data = option->data;
-    name.len = eq - option->data;
+    /* a known option's name is no secret; its value may be */
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter \"%V=...\" of app \"%V\"%s",
                        &name, &app->name,
-                       eq + 1 == option->data + option->len
-                       ? ": empty value" : "");
+                       value.len == 0 ? ": empty value" : "");
+    return NGX_CONF_ERROR;
+
+unknown:
+
+    /*
+     * Not a known NAME=VALUE: it may be a secret written without its name
+     * ("key:...", a bare key, a base64 key whose "=" looks like one), so
+     * nothing of it is shown, only where it is.
+     */
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter %ui of app \"%V\" (not shown: "
+                       "it may be a secret), expected %s",
+                       n, &app->name, kind->options);
     return NGX_CONF_ERROR;
 }
 
@@ -355,6 +371,225 @@ ngx_http_upbot_app_find(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name)
     }
 
     return NULL;
+}
+
+
+/*
+ * Every server that serves GetMediaInfo must route each app's calls to the
+ * location written for them, with a handler (proxy_pass): otherwise a call
+ * would fall to the static handler, or to a catch-all location that proxies
+ * elsewhere, UserSig and all.  The call's URI is resolved the way nginx
+ * resolves a request's, once the servers' location trees are built.
+ */
+
+ngx_int_t
+ngx_http_upbot_app_locations(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
+{
+    u_char                    *p;
+    ngx_str_t                  uri;
+    ngx_uint_t                 i, k, final;
+    ngx_http_upbot_app_t      *app;
+    ngx_http_upbot_caller_t   *caller;
+    ngx_http_core_loc_conf_t  *clcf, *server;
+
+    app = umcf->apps.elts;
+    caller = umcf->callers.elts;
+
+    for (k = 0; k < umcf->apps.nelts; k++) {
+
+        /* Tencent's calls go to the location itself, Yunxin's below it */
+
+        uri = app[k].location;
+
+        if (app[k].source == NGX_HTTP_UPBOT_SOURCE_YUNXIN) {
+            uri.data = ngx_pnalloc(cf->temp_pool, app[k].location.len + 2);
+            if (uri.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_cpymem(uri.data, app[k].location.data,
+                           app[k].location.len);
+            if (p[-1] != '/') {
+                *p++ = '/';
+            }
+
+            *p++ = '1';
+            uri.len = p - uri.data;
+        }
+
+        for (i = 0; i < umcf->callers.nelts; i++) {
+            server = caller[i].server->ctx->loc_conf[ngx_http_core_module
+                                                     .ctx_index];
+
+            clcf = ngx_http_upbot_find_location(server, &uri, &final);
+
+            if (clcf == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "app \"%V\": no location \"%V\" in the server "
+                              "of upbot_get_media_info in %V:%ui "
+                              "(its calls would be served as static files)",
+                              &app[k].name, &app[k].location,
+                              &caller[i].file, caller[i].line);
+                return NGX_ERROR;
+            }
+
+            if (!ngx_http_upbot_same_path(&clcf->name, &app[k].location)) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "app \"%V\": no location \"%V\" in the server "
+                              "of upbot_get_media_info in %V:%ui "
+                              "(its calls would go to location \"%V\")",
+                              &app[k].name, &app[k].location,
+                              &caller[i].file, caller[i].line, &clcf->name);
+                return NGX_ERROR;
+            }
+
+            if (clcf->handler == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "app \"%V\": location \"%V\" in the server "
+                              "of upbot_get_media_info in %V:%ui has no "
+                              "proxy_pass", &app[k].name, &clcf->name,
+                              &caller[i].file, caller[i].line);
+                return NGX_ERROR;
+            }
+
+            if (!clcf->internal) {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "app \"%V\": location \"%V\" in the server "
+                              "of upbot_get_media_info in %V:%ui is not "
+                              "\"internal\", so clients can reach it",
+                              &app[k].name, &clcf->name,
+                              &caller[i].file, caller[i].line);
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The location that serves "uri" below pclcf, as ngx_http_core_find_location()
+ * finds it for a request (it needs one, so it can't be called here): the
+ * static tree first, its nested locations, then regular expressions unless
+ * "^~".  NULL: none, the request would be served by pclcf itself.  *final:
+ * an exact or regex match, which ends the search.
+ */
+
+static ngx_http_core_loc_conf_t *
+ngx_http_upbot_find_location(ngx_http_core_loc_conf_t *pclcf, ngx_str_t *uri,
+    ngx_uint_t *final)
+{
+    u_char                         *p;
+    size_t                          n, len;
+    ngx_int_t                       rc;
+    ngx_uint_t                      noregex;
+    ngx_http_core_loc_conf_t       *found, *nested;
+    ngx_http_location_tree_node_t  *node;
+#if (NGX_PCRE)
+    ngx_http_core_loc_conf_t      **regex;
+#endif
+
+    *final = 0;
+    found = NULL;
+
+    node = pclcf->static_locations;
+    p = uri->data;
+    len = uri->len;
+
+    while (node) {
+        n = ngx_min(len, (size_t) node->len);
+
+        rc = ngx_filename_cmp(p, node->name, n);
+
+        if (rc != 0) {
+            node = (rc < 0) ? node->left : node->right;
+            continue;
+        }
+
+        if (len > (size_t) node->len) {
+            if (node->inclusive) {
+                found = node->inclusive;
+                node = node->tree;
+                p += n;
+                len -= n;
+                continue;
+            }
+
+            node = node->right;
+            continue;
+        }
+
+        if (len == (size_t) node->len) {
+            if (node->exact) {
+                *final = 1;
+                return node->exact;
+            }
+
+            found = node->inclusive;
+            break;
+        }
+
+        node = node->left;
+    }
+
+    noregex = 0;
+
+    if (found) {
+        noregex = found->noregex;
+
+        nested = ngx_http_upbot_find_location(found, uri, final);
+
+        if (*final) {
+            return nested;
+        }
+
+        if (nested) {
+            found = nested;
+        }
+    }
+
+#if (NGX_PCRE)
+
+    if (noregex == 0 && pclcf->regex_locations) {
+
+        for (regex = pclcf->regex_locations; *regex; regex++) {
+
+            if (ngx_regex_exec((*regex)->regex->regex, uri, NULL, 0) < 0) {
+                continue;
+            }
+
+            nested = ngx_http_upbot_find_location(*regex, uri, final);
+            *final = 1;
+
+            return nested ? nested : *regex;
+        }
+    }
+
+#endif
+
+    return found;
+}
+
+
+/* "/_upbot/yunxin" and "/_upbot/yunxin/" name the same location */
+
+static ngx_uint_t
+ngx_http_upbot_same_path(ngx_str_t *a, ngx_str_t *b)
+{
+    size_t  alen, blen;
+
+    alen = a->len;
+    blen = b->len;
+
+    if (alen && a->data[alen - 1] == '/') {
+        alen--;
+    }
+
+    if (blen && b->data[blen - 1] == '/') {
+        blen--;
+    }
+
+    return alen == blen && ngx_filename_cmp(a->data, b->data, alen) == 0;
 }
 
 

@@ -585,12 +585,12 @@ qr/\[emerg\] .*app "tim:prod" has both "key=" and "key_file=" in \S+nginx\.conf:
 
 
 
-=== TEST 44: a mistyped option never shows its value
+=== TEST 44: a mistyped option is not shown: it may be a secret
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE location=/_t;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter "kye=\.\.\." of app "tim:prod" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
 --- no_error_log
 S3CRETVALUE
 
