@@ -28,6 +28,10 @@ my $pad = 'p' x 2000;   # ~10 KB a batch: well past PIPE_BUF
 remove_tree($root);
 make_path("$root/conf", "$root/logs");
 
+# as a clone under "mktemp -d" is: only the owner may enter, so workers that
+# are not the test's user (NginxMain's "user root;" missing) fail to reopen
+chmod 0700, $root or die "chmod $root: $!";
+
 open my $fh, '>', "$root/conf/tokens" or die $!;
 print $fh "t0k3n concurrency\n";
 close $fh;
