@@ -18,7 +18,8 @@ BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
 # make deb: the tools; the build dependencies are debian/control's
 DEB_DEBS = dpkg-dev debhelper lintian
 
-.PHONY: all build deps bench-deps run test check-valgrind bench fuzz deb clean
+.PHONY: all build deps bench-deps run test check-valgrind bench fuzz deb \
+        test-deb clean
 
 all: build
 
@@ -55,6 +56,10 @@ fuzz: build
 deb:
 	@$(MAKE) --no-print-directory deps DEBS="$(DEB_DEBS)"
 	@util/build-deb.sh
+
+# builds, installs, serves the seeds through Debian's nginx, purges (root)
+test-deb:
+	@util/test-deb.sh
 
 check-valgrind:
 	$(MAKE) test TEST_NGINX_USE_VALGRIND=1
