@@ -15,7 +15,11 @@ PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 # make bench: wrk, the OpenResty peer's modules, callgrind, /usr/bin/time
 BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
 
-.PHONY: all build deps bench-deps run test check-valgrind bench fuzz clean
+# make deb: the tools; the build dependencies are debian/control's
+DEB_DEBS = dpkg-dev debhelper lintian
+
+.PHONY: all build deps bench-deps run test check-valgrind bench fuzz deb \
+        test-deb clean
 
 all: build
 
@@ -47,6 +51,15 @@ bench: build bench-deps
 fuzz: build
 	@command -v clang >/dev/null || $(MAKE) deps DEBS=clang
 	bash fuzz/run.sh
+
+# build/libnginx-mod-http-upbot_<version>_<arch>.deb, checked by lintian
+deb:
+	@$(MAKE) --no-print-directory deps DEBS="$(DEB_DEBS)"
+	@util/build-deb.sh
+
+# builds, installs, serves the seeds through Debian's nginx, purges (root)
+test-deb:
+	@util/test-deb.sh
 
 check-valgrind:
 	$(MAKE) test TEST_NGINX_USE_VALGRIND=1
