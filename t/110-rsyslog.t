@@ -47,17 +47,19 @@ my $openid = ('o' x 2000) . ('\"' x 500);
 
 my $started = time;
 
-# whatever happens, no rsyslogd or nginx outlives the test
-my ($master, $rsyslog_pid);
+# whatever happens, no client, rsyslogd or nginx outlives the test
+my ($master, $rsyslog_pid, @kids);
 my $parent = $$;
 
 END {
     return unless defined $parent && $$ == $parent;
+    kill 'KILL', map { $_->[0] } @kids;
     stop_rsyslog() if $rsyslog_pid;
     stop_nginx() if $master;
 }
 
-local $SIG{ALRM} = sub { die "110-rsyslog.t: out of time\n" };
+# die, so that END runs, on running out of time or being interrupted
+$SIG{$_} = sub { die "110-rsyslog.t: SIG$_[0]\n" } for qw(ALRM INT TERM HUP);
 alarm(300);
 
 remove_tree($root);
@@ -181,7 +183,6 @@ start_rsyslog();
 
 # --- load, rotations, a restart of rsyslogd ----------------------------
 
-my @kids;
 
 for my $client (1 .. $clients) {
     pipe(my $r, my $w) or die $!;
@@ -189,7 +190,7 @@ for my $client (1 .. $clients) {
 
     if ($pid == 0) {
         close $r;
-        $SIG{ALRM} = 'DEFAULT';
+        $SIG{$_} = 'DEFAULT' for qw(ALRM INT TERM HUP);
         for (my $n = 1; $n <= $requests || !-e "$root/stop"; $n++) {
             my $resp = post(batch($client, $n));
             my $ok = $resp =~ m{^HTTP/1\.1 200 .*\{"ret":0,"msg":""\}$}s;
