@@ -29,7 +29,8 @@ archive="$log.$(date -u +%Y%m%d-%H%M%S-%N)"
 
 if [ -e "$rotating" ]; then
     echo "$0: $rotating exists: a rotation did not finish; rename it to" \
-         "$log.<something ending in a digit> once nginx has reopened" >&2
+         "$log.<something ending in a digit> once nginx has reopened and" \
+         "rsyslogd has closed it" >&2
     exit 1
 fi
 
