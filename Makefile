@@ -2,7 +2,8 @@
 # Both install what is missing first (Debian 12).
 
 DEBS = gcc make perl nginx-core nginx-dev libyajl-dev libssl-dev zlib1g-dev \
-       libpcre2-dev libtest-base-perl libtext-diff-perl valgrind curl
+       libpcre2-dev libtest-base-perl libtext-diff-perl valgrind curl \
+       rsyslog rsyslog-kafka
 
 NGINX_BIN ?= $(if $(NGINX_SRC),$(CURDIR)/build/nginx,/usr/sbin/nginx)
 MODULE    := $(CURDIR)/build/modules/ngx_http_upbot_module.so
