@@ -128,9 +128,11 @@ sub conf_text {
     my $http = expand_env($block->http_config // '', $name);
     my $server = expand_env($block->config // '', $name);
 
-    # as Test::Nginx: the temp files under the server root
+    # as Test::Nginx: the temp files under the server root, for the
+    # modules the binary has
     my $temp = join '', map { "    ${_}_temp_path $ServRoot/${_}_temp;\n" }
-                        grep { $http !~ /\b${_}_temp_path\b/ }
+                        grep { $http !~ /\b${_}_temp_path\b/
+                               && nginx_V() !~ /--without-http_${_}_module/ }
                         qw(client_body proxy fastcgi scgi uwsgi);
 
     my $root = $RootLocation ? <<"_EOC_" : '';
@@ -175,6 +177,14 @@ $root
 _EOC_
 
     return $conf;
+}
+
+
+my $NginxV;
+
+sub nginx_V {
+    $NginxV //= `$Binary -V 2>&1` // '';
+    return $NginxV;
 }
 
 
