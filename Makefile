@@ -19,13 +19,19 @@ BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
 # make deb: the tools; the build dependencies are debian/control's
 DEB_DEBS = dpkg-dev debhelper lintian
 
-.PHONY: all build deps bench-deps run test check-valgrind bench fuzz deb \
-        test-deb clean
+# make test-real-tn: the real Test::Nginx, kept beside the clone (CI's
+# ../shared/vendor/test-nginx, never copied in here), and what it needs
+TN_LIB  ?= $(abspath $(CURDIR)/../shared/vendor/test-nginx/lib)
+TN_DEBS  = libtest-base-perl libtest-longstring-perl liblist-moreutils-perl \
+           libtext-diff-perl libwww-perl libipc-run-perl
+
+.PHONY: all build deps bench-deps tn-deps tn-check run test test-real-tn \
+        check-valgrind bench fuzz deb test-deb clean
 
 all: build
 
-deps bench-deps:
-	@missing=$$(for p in $(if $(filter bench-deps,$@),$(BENCH_DEBS),$(DEBS)); do \
+deps bench-deps tn-deps:
+	@missing=$$(for p in $(if $(filter bench-deps,$@),$(BENCH_DEBS),$(if $(filter tn-deps,$@),$(TN_DEBS),$(DEBS))); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	        | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -44,6 +50,17 @@ run: build
 test: build
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	    prove $(PROVE_INC) -r $(T)
+
+# the same suite under the real Test::Nginx instead of util/tnlite
+test-real-tn: tn-check tn-deps build
+	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	    prove -I $(TN_LIB) -r $(T)
+
+tn-check:
+	@[ -f "$(TN_LIB)/Test/Nginx/Socket.pm" ] || { \
+	    echo "make test-real-tn: no Test::Nginx in $(TN_LIB)" >&2; \
+	    echo "  (it expects ../shared/vendor/test-nginx beside the clone, as in CI, or TN_LIB=/path/to/test-nginx/lib)" >&2; \
+	    exit 1; }
 
 bench: build bench-deps
 	perl bench/bench.pl

@@ -16,6 +16,8 @@ use IO::Socket::INET ();
 use IO::Select ();
 use Time::HiRes qw(sleep time);
 use POSIX qw(:sys_wait_h);
+use List::Util qw(shuffle);
+use Scalar::Util qw(looks_like_number);
 
 our @ISA = ('Test::Base');
 
@@ -38,8 +40,11 @@ my $Binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $Valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 my $RepeatEach = 1;
 my $Workers = 1;
-my $MasterOn = 0;
-my $LogLevel = 'debug';
+my $MasterOn = ($ENV{TEST_NGINX_MASTER_PROCESS} // 'off') eq 'on';
+my $LogLevel = $ENV{TEST_NGINX_LOG_LEVEL} || 'debug';
+my $NoShuffle = $ENV{TEST_NGINX_NO_SHUFFLE};
+# as Test::Nginx: the longest wait between two reads of an answer
+my $Timeout = $ENV{TEST_NGINX_TIMEOUT} || ($Valgrind ? 30 : 3);
 my $RootLocation = 1;
 my @Preprocessors;
 my @EnvToNginx;
@@ -49,7 +54,7 @@ sub workers { $Workers = shift }
 sub master_on { $MasterOn = 1 }
 sub master_off { $MasterOn = 0 }
 sub log_level { $LogLevel = shift }
-sub no_shuffle { }                   # blocks always run in file order here
+sub no_shuffle { $NoShuffle = 1 }
 sub no_long_string { }
 sub no_root_location { $RootLocation = 0 }
 sub add_block_preprocessor { push @Preprocessors, shift }
@@ -57,12 +62,21 @@ sub env_to_nginx { push @EnvToNginx, @_ }
 sub config_preprocess { }
 
 
+# as Test::Nginx: only the configuration sections, user_files and
+# response_body are expanded, and a variable that is not set is an error
 sub expand_env {
-    my $s = shift;
+    my ($s, $name) = @_;
     return $s unless defined $s && !ref $s;
-    $s =~ s/\$(TEST_NGINX_[A-Za-z0-9_]+)/
-            defined $ENV{$1} ? $ENV{$1} : "\$$1"/ge;
+    $s =~ s/\$(TEST_NGINX_[_A-Z0-9]+)/
+            defined $ENV{$1} ? $ENV{$1}
+                             : bail_out("$name - No environment $1 defined.")/ge;
     return $s;
+}
+
+
+sub bail_out {
+    stop_nginx();
+    Test::More::BAIL_OUT(join '', @_);
 }
 
 
@@ -71,6 +85,10 @@ sub run_tests {
 
     my @only = grep { defined $_->{ONLY} || defined $_->ONLY } @blocks;
     @blocks = @only if @only;
+
+    # as Test::Nginx: in random order, unless no_shuffle() or
+    # TEST_NGINX_NO_SHUFFLE=1
+    @blocks = shuffle @blocks unless $NoShuffle;
 
     for my $block (@blocks) {
         $_->($block) for @Preprocessors;
@@ -93,7 +111,8 @@ sub conf_text {
     my $block = shift;
 
     my $workers = $block->workers // $Workers;
-    my $master = ($MasterOn || $workers > 1) && !$Valgrind ? 'on' : 'off';
+    # as Test::Nginx: one process unless master_on(), whatever workers() says
+    my $master = $MasterOn && !$Valgrind ? 'on' : 'off';
     my $level = $block->log_level // $LogLevel;
     my $daemon = $Valgrind ? 'off' : 'on';
 
@@ -103,6 +122,18 @@ sub conf_text {
     # as Test::Nginx does: as root, workers run as root too, so they can
     # reopen logs under a directory "nobody" can't reach
     my $user = $> == 0 ? "user root;\n" : '';
+
+    my $name = $block->name;
+    my $main = expand_env($block->main_config // '', $name);
+    my $http = expand_env($block->http_config // '', $name);
+    my $server = expand_env($block->config // '', $name);
+
+    # as Test::Nginx: the temp files under the server root, for the
+    # modules the binary has
+    my $temp = join '', map { "    ${_}_temp_path $ServRoot/${_}_temp;\n" }
+                        grep { $http !~ /\b${_}_temp_path\b/
+                               && nginx_V() !~ /--without-http_${_}_module/ }
+                        qw(client_body proxy fastcgi scgi uwsgi);
 
     my $root = $RootLocation ? <<"_EOC_" : '';
         location / {
@@ -119,7 +150,7 @@ master_process    $master;
 error_log         logs/error.log $level;
 pid               logs/nginx.pid;
 $env
-@{[ $block->main_config // '' ]}
+$main
 
 events {
     accept_mutex off;
@@ -130,22 +161,30 @@ http {
     access_log  logs/access.log;
     default_type text/plain;
     keepalive_timeout 68;
-
-@{[ $block->http_config // '' ]}
+$temp
+$http
 
     server {
         listen  127.0.0.1:$ServerPort;
         server_name  localhost;
         client_max_body_size 30M;
 
-@{[ $block->config // '' ]}
+$server
 
 $root
     }
 }
 _EOC_
 
-    return expand_env($conf);
+    return $conf;
+}
+
+
+my $NginxV;
+
+sub nginx_V {
+    $NginxV //= `$Binary -V 2>&1` // '';
+    return $NginxV;
 }
 
 
@@ -174,20 +213,30 @@ sub write_user_files {
         make_path($dir);
         open my $out, '>', $path or die "$path: $!";
         binmode $out;
-        print $out expand_env($f->[1]);
+        print $out expand_env($f->[1], $block->name);
         close $out;
     }
 }
 
 
 my $NginxPid;
+my $LogPos = 0;         # how far the block's error log has been read
 
 
 sub start_nginx {
     my $block = shift;
 
-    remove_tree($ServRoot);
+    # as Test::Nginx: what it makes there goes, and anything else is an
+    # error, not to be removed
+    if (-d $ServRoot) {
+        remove_tree((map { "$ServRoot/$_" } qw(conf html logs cache)),
+                    glob("$ServRoot/*_temp"), glob("$ServRoot/*_cache"));
+        rmdir $ServRoot
+            or bail_out("Can't remove $ServRoot (not empty?): $!");
+    }
+
     make_path("$ServRoot/conf", "$ServRoot/html", "$ServRoot/logs");
+    $LogPos = 0;
 
     open my $out, '>', "$ServRoot/conf/nginx.conf" or die $!;
     print $out conf_text($block);
@@ -305,33 +354,59 @@ sub slurp {
 }
 
 
-sub as_list {
-    my ($v, $n) = @_;
-    return ref $v eq 'ARRAY' ? @$v : ($v) x $n;
+# as Test::Nginx: with several requests, every expected value is an array
+sub indexed {
+    my ($name, $v, $i, $need_array) = @_;
+
+    if ($need_array) {
+        return $v->[$i] if ref $v eq 'ARRAY';
+        bail_out("$name - You asked for many requests, the expected "
+                 . "results should be arrays as well.");
+    }
+
+    return ref $v eq 'ARRAY' ? $v->[0] : $v;
+}
+
+
+# as Test::Nginx's parse_more_headers
+sub more_headers {
+    my $in = shift // '';
+    my $out = '';
+    my $chunked;
+
+    for my $line (split /\n+/, $in) {
+        next if $line =~ /^\s*#/;
+        my ($k, $v) = split /:\s*/, $line, 2;
+        $v //= '';
+        $chunked = 1 if lc $k eq 'transfer-encoding' && $v eq 'chunked';
+        $out .= "$k: $v\r\n";
+    }
+
+    return ($out, $chunked);
 }
 
 
 sub build_request {
-    my ($req, $headers) = @_;
+    my ($name, $req, $headers) = @_;
 
-    my ($first, $body) = $req =~ /\A\s*([^\n]*)\n?(.*)\z/s;
+    # as Test::Nginx: leading white space and "#" lines go
+    1 while $req =~ s/^\s*\#[^\n]+\s+|^\s+//gs;
+
+    my ($first, $body) = $req =~ /\A([^\n]*)\n?(.*)\z/s;
+    bail_out("$name - Request line should be non-empty") if $first eq '';
     my ($method, $uri, $ver) = split ' ', $first;
     $uri //= '/';
     $ver //= 'HTTP/1.1';
     $body //= '';
 
-    my $head = "$method $uri $ver\r\nHost: localhost\r\n"
-               . "Connection: close\r\n";
-    my %given;
+    my ($more, $chunked) = more_headers($headers);
+    my $head = "$method $uri $ver\r\n";
+    $head .= "Host: localhost\r\n" if $more !~ /(?:^|\n)Host:/msi;
+    $head .= "Connection: close\r\n" if $more !~ /(?:^|\n)Connection/msi;
+    $head .= $more;
 
-    for my $line (split /\n/, $headers // '') {
-        next unless $line =~ /^\s*([^:\s]+)\s*:\s?(.*)$/;
-        $given{lc $1} = 1;
-        $head .= "$1: $2\r\n";
-    }
-
-    # as Test::Nginx does: a body it measures is trimmed of white space
-    if (length $body && !$given{'content-length'}) {
+    # a body it measures is trimmed of white space
+    if (!$chunked && $body ne '' && $more !~ /(?:^|\n)Content-Length:/) {
         $body =~ s/^\s+|\s+$//gs;
         $head .= "Content-Length: " . length($body) . "\r\n";
     }
@@ -340,13 +415,20 @@ sub build_request {
 }
 
 
+# as Test::Nginx: the timeout is the longest wait between two reads, and
+# running into it fails the test (unless "--- abort")
 sub send_request {
-    my ($bytes, $timeout) = @_;
+    my ($name, $block, $bytes, $timeout) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                   PeerPort => $ServerPort,
-                                  Timeout => $timeout)
-        or return (undef, "cannot connect: $!");
+                                  Timeout => $timeout);
+
+    if (!$s) {
+        Test::More::fail("$name - Can't connect to 127.0.0.1:$ServerPort: "
+                         . "$! (aborted)");
+        return undef;
+    }
 
     binmode $s;
     my @chunks = ref $bytes eq 'ARRAY' ? @$bytes : ($bytes);
@@ -356,26 +438,32 @@ sub send_request {
 
     my $sel = IO::Select->new($s);
     my $resp = '';
-    my $deadline = time + $timeout;
 
-    while (time < $deadline) {
-        last unless $sel->can_read($deadline - time);
+    while (1) {
+        if (!$sel->can_read($timeout)) {
+            Test::More::fail("ERROR: client socket timed out - $name")
+                unless defined $block->abort;
+            last;
+        }
         my $n = sysread($s, my $buf, 65536);
         last unless $n;
         $resp .= $buf;
     }
 
     close $s;
-    return ($resp, undef);
+    return $resp;
 }
 
 
 sub parse_response {
     my $resp = shift;
 
-    my ($head, $body) = split /\r\n\r\n/, $resp, 2;
+    # as Test::Nginx: the raw headers are the status line and the header
+    # lines, each with its CRLF
+    my ($head) = $resp =~ /\A(.*?\r\n)\r\n/s;
     return unless defined $head && $head =~ m{^HTTP/\d\.\d (\d{3})};
     my $status = $1;
+    my $body = substr($resp, length($head) + 2);
     my %h;
 
     for my $line ((split /\r\n/, $head)[1 .. 1000]) {
@@ -384,9 +472,7 @@ sub parse_response {
         $h{lc $k} = defined $h{lc $k} ? "$h{lc $k}, $v" : $v;
     }
 
-    $body //= '';
-
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
+    if (($h{'transfer-encoding'} // '') eq 'chunked') {
         my $decoded = '';
         while ($body =~ s/\A([0-9a-fA-F]+)[^\r\n]*\r\n//) {
             my $size = hex $1;
@@ -404,36 +490,60 @@ sub parse_response {
 }
 
 
+# as Test::Nginx: the error log's lines since the last look, after a moment
+# for those logged once the answer went out
+sub log_lines {
+    sleep($Valgrind ? 0.5 : 0.045);
+
+    open my $in, '<', "$ServRoot/logs/error.log" or return [];
+    binmode $in;
+    seek $in, $LogPos, 0;
+    my @lines = <$in>;
+    $LogPos = tell $in;
+    close $in;
+
+    return \@lines;
+}
+
+
+sub patterns {
+    my $v = shift;
+
+    return () unless defined $v;
+    return ($v) if ref $v eq 'Regexp';
+    return grep { defined } @$v if ref $v eq 'ARRAY';
+
+    chomp $v;
+    return split /\n+/, $v;
+}
+
+
+# as Test::Nginx: each pattern against each line, over the given lines
 sub check_log {
-    my ($block, $name, $log, $only) = @_;
+    my ($block, $name, $lines) = @_;
 
-    for my $pair (['error_log', 1], ['no_error_log', 0]) {
-        my ($section, $want) = @$pair;
-        next if $only && $section ne $only;
-        my $v = $block->$section;
-        next unless defined $v;
+    my $matches = sub {
+        my $p = shift;
+        return grep { (ref $p && $_ =~ /$p/) || $_ =~ /\Q$p\E/ } @$lines;
+    };
 
-        my @pats = ref $v eq 'ARRAY' ? @$v
-                 : ref $v eq 'Regexp' ? ($v)
-                 : grep { /\S/ } split /\n/, $v;
+    my $ended = sub {
+        my @l = @$lines;
+        splice @l, 0, -20 if @l > 20;
+        Test::More::diag("error.log ends with:\n" . join('', @l));
+    };
 
-        for my $p (@pats) {
-            my $found = ref $p eq 'Regexp' ? $log =~ $p
-                                           : index($log, $p) >= 0;
-            my $ok = $want
-                ? Test::More::ok($found, "$name - pattern \"$p\" matches a "
-                                         . "line in error.log")
-                : Test::More::ok(!$found, "$name - pattern \"$p\" does not "
-                                          . "match a line in error.log");
+    for my $p (patterns($block->error_log)) {
+        Test::More::ok(scalar $matches->($p),
+                       "$name - pattern \"$p\" matches a line in error.log")
+            or $ended->();
+    }
 
-            # show the end of the log, where the reason usually is
-            if (!$ok) {
-                my @lines = split /\n/, $log;
-                splice @lines, 0, -20 if @lines > 20;
-                Test::More::diag("error.log ends with:\n"
-                                 . join("\n", @lines));
-            }
-        }
+    for my $p (patterns($block->no_error_log)) {
+        my ($line) = $matches->($p);
+        Test::More::ok(!defined $line, "$name - pattern \"$p\" does not "
+                                       . "match a line in error.log")
+            or Test::More::diag("it matches: $line");
     }
 }
 
@@ -463,10 +573,18 @@ sub run_block {
     my $rc = start_nginx($block);
 
     if (defined $block->must_die) {
-        Test::More::isnt($rc, 0, "$name - die as expected");
+        my $want = $block->must_die;
+
+        if (looks_like_number($want)) {
+            Test::More::is($want, $rc,
+                           "$name - die with the expected exit code");
+        } else {
+            Test::More::isnt($rc, 0, "$name - die as expected");
+        }
+
         stop_nginx() if $rc == 0;
-        check_log($block, $name, slurp("$ServRoot/logs/error.log")
-                                 . slurp("$ServRoot/logs/stderr"));
+        # as Test::Nginx: the error log only (nginx's stderr is not read)
+        check_log($block, $name, log_lines());
         return;
     }
 
@@ -477,13 +595,18 @@ sub run_block {
         return;
     }
 
-    my $timeout = $block->timeout // ($Valgrind ? 30 : 5);
-    my ($requests, $raw);
+    my $timeout = $Timeout;
+
+    if (defined(my $t = $block->timeout)) {
+        $t =~ /^\s*(\d+(?:\.\d*)?)\s*(ms|s)?\s*$/
+            or bail_out("$name - bad --- timeout: $t");
+        $timeout = ($2 // 's') eq 'ms' ? $1 / 1000 : $1;
+    }
+    my $requests;
 
     if (defined $block->raw_request) {
         # an array here is one request sent in pieces
-        $raw = $block->raw_request;
-        $requests = [$raw];
+        $requests = [$block->raw_request];
 
     } else {
         my $r = $block->request // '';
@@ -491,99 +614,141 @@ sub run_block {
     }
 
     my $n = @$requests;
-    my @headers = as_list(scalar $block->more_headers, $n);
-    my @codes = as_list($block->error_code // 200, $n);
-    my @bodies = defined $block->response_body
-                 ? as_list(scalar $block->response_body, $n) : ();
-    my @likes = defined $block->response_body_like
-                ? as_list(scalar $block->response_body_like, $n) : ();
+    my $need_array = $n > 1;
+    my $headers = $block->more_headers;
 
     for my $i (0 .. $n - 1) {
-        my $bytes = defined $raw ? expand_env_deep($requests->[$i])
-                  : build_request(expand_env($requests->[$i]),
-                                  expand_env($headers[$i]));
+        my $bytes = $requests->[$i];
 
-        my ($resp, $err) = send_request($bytes, $timeout);
+        if (!defined $block->raw_request) {
+            my $h = ref $headers eq 'ARRAY' ? $headers->[$i] : $headers;
+            bail_out("$name - --- more_headers lacks data for the ${i}th "
+                     . "request") if ref $headers eq 'ARRAY' && !defined $h;
+            $bytes = build_request($name, $bytes, $h);
+        }
+
+        my $resp = send_request($name, $block, $bytes, $timeout);
         my ($status, $h, $body, $head) = parse_response($resp // '');
 
         if (!defined $status) {
             Test::More::fail("$name - status code ok");
-            Test::More::diag($err // "no valid response: " . ($resp // ''));
-            next;
+            Test::More::diag("no valid response: " . ($resp // ''));
+
+        } else {
+            check_status($block, $name, $status, $i, $need_array);
+            check_headers($block, $name, $h, $head, $i, $need_array);
+            check_body($block, $name, $body, $i, $need_array);
         }
 
-        Test::More::is($status, $codes[$i], "$name - status code ok");
-
-        check_headers($block, $name, $h, $head, $i, $n);
-
-        compare_body($name, $body, $bodies[$i]) if @bodies;
-
-        if (@likes) {
-            my $p = $likes[$i];
-            $p = qr/$p/s unless ref $p eq 'Regexp';
-            Test::More::like($body, $p, "$name - response_body_like - "
-                                        . "response is expected");
-        }
-
-        # as Test::Nginx does: a block of several requests must show its
-        # error_log lines from the first request on
-        if ($n > 1 && defined $block->error_log) {
-            check_log($block, "$name (req $i)",
-                      slurp("$ServRoot/logs/error.log"), 'error_log');
+        # as Test::Nginx: after each request, the log lines it added
+        if ($i < $n - 1) {
+            sleep $block->wait if $block->wait;
+            check_log($block, "$name (req $i)", log_lines());
         }
     }
 
-    sleep($block->wait // 0.05);
-    stop_nginx($name);
+    sleep $block->wait if $block->wait;
+    check_log($block, $name, log_lines());
 
-    my $log = slurp("$ServRoot/logs/error.log");
-    check_log($block, $name, $log);
+    stop_nginx($name);
 }
 
 
-sub expand_env_deep {
-    my $v = shift;
-    return ref $v eq 'ARRAY' ? [map { expand_env($_) } @$v] : expand_env($v);
+sub check_status {
+    my ($block, $name, $status, $i, $need_array) = @_;
+
+    if (defined $block->error_code_like) {
+        my $p = indexed($name, $block->error_code_like, $i, $need_array);
+        Test::More::like($status, qr/$p/sm, "$name - status code ok");
+        return;
+    }
+
+    my $want = defined $block->error_code
+               ? indexed($name, $block->error_code, $i, $need_array) : 200;
+    Test::More::is($status, $want, "$name - status code ok");
+}
+
+
+sub check_body {
+    my ($block, $name, $body, $i, $need_array) = @_;
+
+    # as Test::Nginx: response_body, or else response_body_like
+    if (defined $block->response_body) {
+        my $want = indexed($name, $block->response_body, $i, $need_array);
+
+        if (ref $want) {
+            Test::More::like($body, $want, "$name - response_body - like");
+            return;
+        }
+
+        $want =~ s/\$ServerPort\b/$ServerPort/g;
+        compare_body($name, $body, expand_env($want, $name));
+
+    } elsif (defined $block->response_body_like) {
+        my $p = indexed($name, $block->response_body_like, $i, $need_array);
+        $p =~ s/\$ServerPort\b/$ServerPort/g;
+        Test::More::like($body, qr/$p/s, "$name - response_body_like - "
+                                         . "response is expected");
+    }
+}
+
+
+# as Test::Nginx's parse_headers: "Name: value" or "!Name", one a line,
+# the last of a name counting
+sub header_lines {
+    my $v = shift // '';
+    my (@order, %want);
+
+    for my $line (split /\n/, $v) {
+        $line =~ s/^\s+|\s+$//g;
+        next if $line eq '';
+        my $neg = $line =~ s/^!\s*//;
+        # a name alone, as "!Name", is one that must be absent
+        my ($k, $val) = $neg ? ($line, undef) : split /\s*:\s*/, $line, 2;
+        push @order, $k unless exists $want{$k};
+        $want{$k} = $val;
+    }
+
+    return map { [$_, $want{$_}] } @order;
 }
 
 
 sub check_headers {
-    my ($block, $name, $h, $head, $i, $n) = @_;
+    my ($block, $name, $h, $head, $i, $need_array) = @_;
 
-    for my $section (qw(response_headers response_headers_like)) {
-        my $v = $block->$section;
-        next unless defined $v;
-        my @per = as_list($v, $n);
-        my $like = $section =~ /_like$/;
+    # as Test::Nginx: response_headers, or else response_headers_like,
+    # whose values match whole ("^value$")
+    if (defined $block->response_headers) {
+        my $v = indexed($name, $block->response_headers, $i, $need_array);
 
-        for my $line (split /\n/, $per[$i] // '') {
-            next unless $line =~ /\S/;
+        for my $kv (header_lines($v)) {
+            my ($k, $want) = @$kv;
 
-            if ($line =~ /^\s*!\s*(\S+)/) {
-                Test::More::ok(!defined $h->{lc $1},
-                               "$name - header $1 not present");
+            if (!defined $want) {
+                Test::More::unlike($head, qr/^\s*\Q$k\E\s*:/ms,
+                                   "$name - header $k not present in the "
+                                   . "raw headers");
                 next;
             }
 
-            my ($k, $want) = $line =~ /^\s*([^:]+?)\s*:\s*(.*?)\s*$/
-                or next;
-            my $got = $h->{lc $k};
+            $want =~ s/\$ServerPort\b/$ServerPort/g;
+            Test::More::is($h->{lc $k} // '', $want, "$name - header $k ok");
+        }
 
-            if ($like) {
-                Test::More::like($got // '', qr/$want/s,
-                                 "$name - header $k like ok");
-            } else {
-                Test::More::is($got // '', $want, "$name - header $k ok");
-            }
+    } elsif (defined $block->response_headers_like) {
+        my $v = indexed($name, $block->response_headers_like, $i,
+                        $need_array);
+
+        for my $kv (header_lines($v)) {
+            my ($k, $want) = @$kv;
+            Test::More::like($h->{lc $k} // '', qr/^$want$/,
+                             "$name - header $k like ok");
         }
     }
 
     if (defined(my $v = $block->raw_response_headers_like)) {
-        my @per = as_list($v, $n);
-        my $p = $per[$i];
-        $p = qr/$p/s unless ref $p eq 'Regexp';
-        Test::More::like($head, $p,
-                         "$name - raw resp headers like");
+        my $p = indexed($name, $v, $i, $need_array);
+        Test::More::like($head, qr/$p/s, "$name - raw resp headers like");
     }
 }
 
