@@ -134,8 +134,7 @@ qr/\[emerg\] .*app "yunxin:cn": no location "\/_upbot\/yunxin\/"/,
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k location=/_upbot/tim;
 
     server {
-        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT;
-        server_name other.example;
+        listen unix:$TEST_NGINX_SERVER_ROOT/other.sock;
 
         location = /m2 { upbot_get_media_info; }
     }
@@ -154,8 +153,7 @@ qr/\[emerg\] .*app "tim:prod": no location "\/_upbot\/tim" in the server of upbo
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key=k location=/_upbot/tim;
 
     server {
-        listen 127.0.0.1:$TEST_NGINX_SERVER_PORT;
-        server_name other.example;
+        listen unix:$TEST_NGINX_SERVER_ROOT/other.sock;
 
         location = /m2 { return 204; }
     }
