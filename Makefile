@@ -5,7 +5,8 @@ DEBS = gcc make perl nginx-core nginx-dev libyajl-dev libssl-dev zlib1g-dev \
        libpcre2-dev libtest-base-perl libtext-diff-perl valgrind curl
 
 NGINX_BIN ?= $(if $(NGINX_SRC),$(CURDIR)/build/nginx,/usr/sbin/nginx)
-MODULE    := $(CURDIR)/build/modules/ngx_http_upbot_module.so
+# STATIC=1 (with NGINX_SRC): the module is in build/nginx, nothing to load
+MODULE    := $(if $(STATIC),,$(CURDIR)/build/modules/ngx_http_upbot_module.so)
 T         ?= t/
 
 # Test::Nginx when installed, else the project's own runner for its format
@@ -15,7 +16,8 @@ PROVE_INC := $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 # make bench: wrk, the OpenResty peer's modules, callgrind, /usr/bin/time
 BENCH_DEBS = wrk libnginx-mod-http-lua lua-cjson valgrind time
 
-.PHONY: all build deps bench-deps run test check-valgrind bench fuzz clean
+.PHONY: all build deps bench-deps run test test-matrix check-valgrind bench \
+        fuzz clean
 
 all: build
 
@@ -39,6 +41,11 @@ run: build
 test: build
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	    prove $(PROVE_INC) -r $(T)
+
+# the suite against each nginx.org version in ../shared/vendor/nginx
+# (MATRIX="1.24.0 1.30.4-static" for some of them)
+test-matrix: deps
+	@PROVE_INC='$(PROVE_INC)' T='$(T)' util/test-matrix.sh
 
 bench: build bench-deps
 	perl bench/bench.pl
