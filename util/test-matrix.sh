@@ -17,6 +17,9 @@ cd "$top"
 vendor="$top/../shared/vendor/nginx"
 work="$top/build/matrix"
 all="1.24.0 1.26.3 1.28.3 1.30.4 1.31.4 1.30.4-static"
+# build.sh's default for NGINX_SRC (SSL, which the providers' https upstreams
+# need in production, and debug logging), whatever the caller's environment has
+flags="--with-compat --with-debug --with-http_ssl_module"
 read -r -a entries <<< "${MATRIX:-$all}"
 read -r -a tests <<< "${T:-t/}"
 
@@ -58,6 +61,7 @@ for name in "${entries[@]}"; do
     fi
 
     if ! NGINX_SRC="$tree" BUILD_DIR="$dir" STATIC="$static" \
+         NGINX_CONFIGURE_FLAGS="$flags" \
          "$top/util/build.sh" > "$dir/build.log" 2>&1
     then
         tail -40 "$dir/build.log" >&2
