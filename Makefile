@@ -6,7 +6,8 @@ DEBS = gcc make perl nginx-core nginx-dev libyajl-dev libssl-dev zlib1g-dev \
        rsyslog rsyslog-kafka
 
 NGINX_BIN ?= $(if $(NGINX_SRC),$(CURDIR)/build/nginx,/usr/sbin/nginx)
-MODULE    := $(CURDIR)/build/modules/ngx_http_upbot_module.so
+# STATIC=1 (with NGINX_SRC): the module is in build/nginx, nothing to load
+MODULE    := $(if $(STATIC),,$(CURDIR)/build/modules/ngx_http_upbot_module.so)
 T         ?= t/
 
 # Test::Nginx when installed, else the project's own runner for its format
@@ -26,7 +27,7 @@ TN_DEBS  = libtest-base-perl libtest-longstring-perl liblist-moreutils-perl \
            libtext-diff-perl libwww-perl libipc-run-perl
 
 .PHONY: all build deps bench-deps tn-deps tn-check run test test-real-tn \
-        check-valgrind bench fuzz deb test-deb clean
+        test-matrix check-valgrind bench fuzz deb test-deb clean
 
 all: build
 
@@ -61,6 +62,11 @@ tn-check:
 	    echo "make test-real-tn: no Test::Nginx in $(TN_LIB)" >&2; \
 	    echo "  (it expects ../shared/vendor/test-nginx beside the clone, as in CI, or TN_LIB=/path/to/test-nginx/lib)" >&2; \
 	    exit 1; }
+
+# the suite against each nginx.org version in ../shared/vendor/nginx
+# (MATRIX="1.24.0 1.30.4-static" for some of them)
+test-matrix: deps
+	@PROVE_INC='$(PROVE_INC)' T='$(T)' util/test-matrix.sh
 
 bench: build bench-deps
 	perl bench/bench.pl

@@ -15,7 +15,7 @@ use File::Spec;
 use Time::HiRes qw(sleep);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984) + 5;
+my $port = base_port() + 5;
 my $root = File::Spec->rel2abs("t/servroot-keepalive");
 
 remove_tree($root);

@@ -17,7 +17,7 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep time);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984) + 1;
+my $port = base_port() + 1;
 my $root = File::Spec->rel2abs("t/servroot-concurrency");
 
 my $clients = 8;        # processes sending at once

@@ -31,7 +31,7 @@ use Time::HiRes qw(sleep);
 my $known = 'd+M7VUMnY8Nvn/2D/cdxPNZK5kDZrn79nOSjHwfM4NU=';
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984) + 4;
+my $port = base_port() + 4;
 my $root = File::Spec->rel2abs("t/servroot-usersig");
 
 remove_tree($root);

@@ -1,8 +1,9 @@
 # SipHash-2-4 (src/ngx_http_upbot_siphash.c), which keys the token check
 # and $request_id, against the known answers of Aumasson and Bernstein's
 # paper and reference code: key 00..0f, message 00 01 02 ... of a length.
-# Built with the headers of the tree util/build.sh configured (skipped
-# without it, as when the module is built elsewhere).
+# Built with the headers of the tree util/build.sh configured, or of
+# TEST_UPBOT_NGINX_TREE (make test-matrix's tree of each version); skipped
+# without one, as when the module is built elsewhere.
 
 use strict;
 use warnings;
@@ -11,7 +12,8 @@ use File::Path qw(make_path);
 use File::Spec;
 use Test::More;
 
-my $tree = File::Spec->rel2abs('build/nginx-src');
+my $tree = File::Spec->rel2abs($ENV{TEST_UPBOT_NGINX_TREE}
+                                || 'build/nginx-src');
 
 plan skip_all => "no configured nginx tree in $tree (make build)"
     unless -e "$tree/objs/ngx_auto_config.h";

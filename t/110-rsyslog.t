@@ -26,7 +26,7 @@ plan skip_all => "$rsyslogd not installed (make test installs it)"
     unless -x $rsyslogd;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984) + 6;
+my $port = base_port() + 6;
 my $root = File::Spec->rel2abs("t/servroot-rsyslog");
 my $recipe = File::Spec->rel2abs("conf-examples/rsyslog-upbot.conf");
 my $rotate = File::Spec->rel2abs("conf-examples/upbot-events-rotate.sh");
