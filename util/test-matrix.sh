@@ -7,14 +7,17 @@
 # what changed.  Prints pass/fail and seconds per entry; exits non-zero if
 # any entry failed.
 #
-# MATRIX="1.24.0 1.30.4-static": only these entries.  T=t/030-pool.t: only
+# MATRIX="1.24.0 1.30.4-static": only these entries.  NGINX_TARBALLS=DIR:
+# where the nginx-X.Y.Z.tar.gz files are.  T=t/030-pool.t: only
 # these tests.  PROVE_INC: prove's -I for tnlite (the Makefile passes it).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-vendor="$top/../shared/vendor/nginx"
+# nginx-X.Y.Z.tar.gz files: CI keeps them beside the clone; a user's clone
+# has none there, so NGINX_TARBALLS=DIR points at the user's own
+vendor="${NGINX_TARBALLS:-$top/../shared/vendor/nginx}"
 work="$top/build/matrix"
 all="1.24.0 1.26.3 1.28.3 1.30.4 1.31.4 1.30.4-static"
 # build.sh's default for NGINX_SRC (SSL, which the providers' https upstreams
