@@ -21,20 +21,14 @@ my $root = File::Spec->rel2abs("t/servroot-keepalive");
 remove_tree($root);
 make_path("$root/conf", "$root/logs");
 
-sub write_file {
-    my ($name, $text) = @_;
-    open my $fh, '>', "$root/conf/$name" or die $!;
-    print $fh $text;
-    close $fh;
-}
-
-write_file('tokens', "t0k3n  first\nsecond-token-of-forty-bytes-0123456789ab  second\n"
-                     . ('L' x 200) . "  long\n");
-write_file('other', "other-token  other\n");
+write_file("$root/conf/tokens",
+           "t0k3n  first\nsecond-token-of-forty-bytes-0123456789ab  second\n"
+           . ('L' x 200) . "  long\n");
+write_file("$root/conf/other", "other-token  other\n");
 
 my $modules = main_prelude();
 
-write_file('nginx.conf', <<"_EOC_");
+write_file("$root/conf/nginx.conf", <<"_EOC_");
 $modules
 worker_processes  1;
 daemon            on;

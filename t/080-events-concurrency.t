@@ -72,38 +72,7 @@ close $fh;
 is(system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf'), 0, 'nginx starts')
     or BAIL_OUT("cannot start nginx");
 
-my $master = wait_for_pid();
-
-sub wait_for_pid {
-    for (1 .. 100) {
-        if (open my $p, '<', "$root/logs/nginx.pid") {
-            my $pid = <$p>;
-            return $1 if defined $pid && $pid =~ /(\d+)/;
-        }
-        sleep 0.05;
-    }
-    BAIL_OUT("no pid file");
-}
-
-sub post {
-    my ($body) = @_;
-    for my $try (1 .. 50) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Timeout => 10);
-        if (!$s) {
-            sleep 0.05;      # the server is still starting
-            next;
-        }
-        print $s "POST /e HTTP/1.1\r\nHost: localhost\r\n"
-               . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
-               . "Content-Length: " . length($body) . "\r\n"
-               . "Connection: close\r\n\r\n" . $body;
-        local $/;
-        my $resp = <$s>;
-        return $resp;
-    }
-    return '';
-}
+my $master = wait_for_pid("$root/logs/nginx.pid");
 
 sub batch {
     my ($client, $n) = @_;
@@ -127,7 +96,7 @@ for my $client (1 .. $clients) {
     if ($pid == 0) {
         close $r;
         for my $n (1 .. $requests) {
-            my $resp = post(batch($client, $n));
+            my $resp = post_events($port, batch($client, $n));
             my ($worker) = $resp =~ /^X-Pid: (\d+)/mi;
             my $ok = $resp =~ m{^HTTP/1\.1 200 .*\{"ret":0,"msg":""\}$}s;
             print $w ($ok ? "ok" : "fail"), " $client-$n ",

@@ -98,7 +98,7 @@ _EOC_
 is(system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf'), 0, 'nginx starts')
     or BAIL_OUT("cannot start nginx");
 
-my $master = wait_for_pid();
+my $master = wait_for_pid("$root/logs/nginx.pid");
 
 END { stop_nginx() }
 
@@ -277,17 +277,6 @@ sub request {
 }
 
 
-sub wait_for_pid {
-    for (1 .. 100) {
-        my $pid = slurp("$root/logs/nginx.pid");
-        return $1 if $pid =~ /(\d+)/;
-        sleep 0.05;
-    }
-
-    BAIL_OUT("no pid file");
-}
-
-
 # old workers answer until they exit: wait until none answers
 sub wait_for_new_workers {
     my $old = shift;
@@ -311,20 +300,4 @@ sub stop_nginx {
     }
 
     undef $master;
-}
-
-
-sub slurp {
-    my $f = shift;
-    open my $fh, '<', $f or return '';
-    local $/;
-    return <$fh> // '';
-}
-
-
-sub write_file {
-    my ($f, $text) = @_;
-    open my $fh, '>', $f or die "$f: $!";
-    print $fh $text;
-    close $fh;
 }

@@ -198,11 +198,3 @@ sub request {
     local $/;
     return <$s> // '';
 }
-
-
-sub slurp {
-    my $f = shift;
-    open my $in, '<', $f or return '';
-    local $/;
-    return <$in> // '';
-}

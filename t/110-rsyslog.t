@@ -84,7 +84,7 @@ unlike($out, qr/error|warning/i, '... without a warning') or diag($out);
 
 SKIP: {
     skip 'no /etc/rsyslog.conf', 2 unless -r '/etc/rsyslog.conf';
-    my $debian = read_file('/etc/rsyslog.conf');
+    my $debian = slurp('/etc/rsyslog.conf');
     $debian =~ s{^\$IncludeConfig\s.*$}{\$IncludeConfig $recipe}m
         or BAIL_OUT('no $IncludeConfig in /etc/rsyslog.conf');
     write_file("$root/check/debian.conf", $debian);
@@ -102,7 +102,7 @@ SKIP: {
 # queue hands over keeps some lines in it, so that the restart has some to
 # save to disk and read back
 
-my $conf = read_file($recipe);
+my $conf = slurp($recipe);
 
 my $moved = $conf =~ s{/var/log/nginx/upbot-events\.jsonl}{$root/logs/events.jsonl}g;
 is($moved, 2, 'the recipe names the event log twice (live and rotated)');
@@ -192,7 +192,7 @@ for my $client (1 .. $clients) {
         close $r;
         $SIG{$_} = 'DEFAULT' for qw(ALRM INT TERM HUP);
         for (my $n = 1; $n <= $requests || !-e "$root/stop"; $n++) {
-            my $resp = post(batch($client, $n));
+            my $resp = post_events($port, batch($client, $n));
             my $ok = $resp =~ m{^HTTP/1\.1 200 .*\{"ret":0,"msg":""\}$}s;
             print $w ($ok ? "ok" : "fail"), " $client-$n\n";
             sleep $pause;
@@ -262,7 +262,7 @@ closedir $dh;
 is(scalar @files, $rotations + 1, 'the live file and one archive per rotation')
     or diag("@files");
 
-my @stored = map { split /(?<=\n)/, read_file("$root/logs/$_") } @files;
+my @stored = map { split /(?<=\n)/, slurp("$root/logs/$_") } @files;
 
 # wait until rsyslogd has shipped as many lines as nginx stored
 
@@ -270,7 +270,7 @@ my $t0 = time;
 my @shipped;
 
 while (time - $t0 < $deadline) {
-    @shipped = split /(?<=\n)/, (read_file("$root/sink.jsonl", 1) // '');
+    @shipped = split /(?<=\n)/, slurp("$root/sink.jsonl");
     last if @shipped >= @stored;
     sleep 0.2;
 }
@@ -279,7 +279,7 @@ my $delivery = time - $t0;
 
 # another second for anything beyond (a duplicate would come late)
 sleep 1;
-@shipped = split /(?<=\n)/, (read_file("$root/sink.jsonl", 1) // '');
+@shipped = split /(?<=\n)/, slurp("$root/sink.jsonl");
 
 stop_rsyslog();
 stop_nginx();
@@ -334,17 +334,17 @@ is(scalar @changed, 0, 'every shipped line is byte-identical to the stored one')
 my @complaints =
     grep { !/provided watch descriptor \d+ which we could not find/
            && !/need to do cooperative cancellation/ }
-    (grep({ /^[0-4] / } split /\n/, read_file("$root/logs/rsyslogd.log", 1) // ''),
+    (grep({ /^[0-4] / } split /\n/, slurp("$root/logs/rsyslogd.log")),
      grep({ !/internal message \([5-7],/ }
-          split /\n/, read_file("$root/logs/rsyslogd.out", 1) // ''));
+          split /\n/, slurp("$root/logs/rsyslogd.out")));
 is(scalar @complaints, 0, 'rsyslogd complained of nothing')
     or diag(join "\n", @complaints);
 
 my @alerts = grep { /\[(alert|crit|emerg)\]/ }
-             split /\n/, read_file("$root/logs/error.log");
+             split /\n/, slurp("$root/logs/error.log");
 is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts);
 
-my ($saved) = (read_file("$root/logs/rsyslogd.out", 1) // '')
+my ($saved) = slurp("$root/logs/rsyslogd.out")
               =~ /queue holds (\d+) messages after shutdown/;
 cmp_ok($saved // 0, '>', 0, 'the restart saved the lines in the queue to disk');
 
@@ -409,38 +409,6 @@ sub stop_nginx {
     undef $master;
 }
 
-sub wait_for_pid {
-    my ($file) = @_;
-    for (1 .. 200) {
-        if (open my $p, '<', $file) {
-            my $pid = <$p>;
-            return $1 if defined $pid && $pid =~ /(\d+)/;
-        }
-        sleep 0.05;
-    }
-    BAIL_OUT("no pid in $file");
-}
-
-sub post {
-    my ($body) = @_;
-    for my $try (1 .. 50) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Timeout => 10);
-        if (!$s) {
-            sleep 0.05;      # the server is still starting
-            next;
-        }
-        print $s "POST /e HTTP/1.1\r\nHost: localhost\r\n"
-               . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
-               . "Content-Length: " . length($body) . "\r\n"
-               . "Connection: close\r\n\r\n" . $body;
-        local $/;
-        my $resp = <$s>;
-        return $resp // '';
-    }
-    return '';
-}
-
 sub batch {
     my ($client, $n) = @_;
     my @items = map {
@@ -450,18 +418,4 @@ sub batch {
     return "{\"head\":{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
            . "\"openid\":\"$openid\"},\"device_info\":{\"uuid\":\"$uuid\"}},"
            . "\"items\":[" . join(',', @items) . "]}";
-}
-
-sub read_file {
-    my ($file, $maybe) = @_;
-    open my $fh, '<:raw', $file or ($maybe ? return undef : die "$file: $!");
-    local $/;
-    return scalar <$fh>;
-}
-
-sub write_file {
-    my ($file, $content) = @_;
-    open my $fh, '>:raw', $file or die "$file: $!";
-    print $fh $content;
-    close $fh or die "$file: $!";
 }

@@ -2,13 +2,19 @@ package NginxMain;
 
 # For the tests that write their own nginx.conf (their clients run
 # concurrently, which Test::Nginx's data format can't express): the top of
-# that file, and the port to listen on.
+# that file, the port to listen on, and the few file and HTTP helpers they
+# share.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
-our @EXPORT = qw(main_prelude base_port);
+use IO::Socket::INET;
+use Test::More ();
+use Time::HiRes qw(sleep);
+
+our @EXPORT = qw(main_prelude base_port write_file slurp wait_for_pid
+                 post_events);
 
 # the suite's port, as Test::Nginx and the mock take it; a test listens on
 # base_port() + its own offset
@@ -24,6 +30,53 @@ sub main_prelude {
                   split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
     my $user = $> == 0 ? "user root;\n" : '';
     return $modules . $user;
+}
+
+
+sub write_file {
+    my ($file, $text) = @_;
+    open my $fh, '>:raw', $file or die "$file: $!";
+    print $fh $text;
+    close $fh or die "$file: $!";
+}
+
+# a file's bytes, or '' when it does not exist (yet)
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<:raw', $file or return '';
+    local $/;
+    return <$fh> // '';
+}
+
+# the pid a daemon writes to $file once it runs
+sub wait_for_pid {
+    my ($file) = @_;
+    for (1 .. 200) {
+        return $1 if slurp($file) =~ /(\d+)/;
+        sleep 0.05;
+    }
+    Test::More::BAIL_OUT("no pid in $file");
+}
+
+# a ReportMediaEvent batch to "location = /e" with the token "t0k3n", as the
+# tests that use it configure; the whole answer, or '' when none came
+sub post_events {
+    my ($port, $body) = @_;
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Timeout => 10);
+        if (!$s) {
+            sleep 0.05;      # the server is still starting
+            next;
+        }
+        print $s "POST /e HTTP/1.1\r\nHost: localhost\r\n"
+               . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
+               . "Content-Length: " . length($body) . "\r\n"
+               . "Connection: close\r\n\r\n" . $body;
+        local $/;
+        return <$s> // '';
+    }
+    return '';
 }
 
 1;
