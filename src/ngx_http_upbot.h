@@ -38,19 +38,12 @@
 #define NGX_HTTP_UPBOT_PICK_FIRST       0
 #define NGX_HTTP_UPBOT_PICK_SPREAD      1
 
-#define NGX_HTTP_UPBOT_SOURCE_STATIC    0
-#define NGX_HTTP_UPBOT_SOURCE_TIM       1
-#define NGX_HTTP_UPBOT_SOURCE_YUNXIN    2
-
 /* $upbot_cache_status */
 #define NGX_HTTP_UPBOT_CACHE_NONE       0    /* static groups only */
 #define NGX_HTTP_UPBOT_CACHE_HIT        1
 #define NGX_HTTP_UPBOT_CACHE_MISS       2
 #define NGX_HTTP_UPBOT_CACHE_STALE      3
 #define NGX_HTTP_UPBOT_CACHE_UPDATING   4
-
-/* the most groups Tencent's get_group_info takes in one call */
-#define NGX_HTTP_UPBOT_TIM_BATCH        50
 
 #define NGX_HTTP_UPBOT_CODE_HARD_MAX    255
 
@@ -69,42 +62,35 @@ typedef struct {
 
 
 /* an app of a provider: "upbot_tim NAME ..." or "upbot_yunxin NAME ..." */
-typedef struct {
+struct ngx_http_upbot_app_s {
     ngx_str_t                       name;        /* "tim:prod", as in rows */
-    ngx_uint_t                      source;
+    const ngx_http_upbot_provider_t *provider;
+    void                           *conf;        /* the provider's own part */
     ngx_str_t                       location;    /* subrequests go here */
     ngx_str_t                       app_id;      /* sdkappid or AppKey */
-    ngx_str_t                       identifier;  /* Tencent's App admin */
     ngx_str_t                       secret;      /* key or AppSecret */
     ngx_str_t                       url_field;   /* custom field with url */
-    time_t                          expire;      /* of a UserSig */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
-
-    /* per worker: the UserSig in use and when it was made */
-    u_char                         *usersig;
-    size_t                          usersig_len;
-    time_t                          usersig_time;
-} ngx_http_upbot_app_t;
+};
 
 
 /* one row of the codes table */
-typedef struct {
+struct ngx_http_upbot_group_s {
     ngx_str_t                       id;          /* as written */
     ngx_http_upbot_app_t           *app;         /* live groups */
     ngx_str_t                       key;         /* "tim:prod ID": cache */
     uint32_t                        key_hash;
-    ngx_uint_t                      team_type;   /* Yunxin: 1 or 2 */
+    ngx_uint_t                      type;        /* Yunxin's team_type */
     ngx_str_t                       url;         /* configured overrides */
     ngx_str_t                       name;
     ngx_str_t                       background;
     ngx_uint_t                      threshold;   /* 0: provider maximum */
     uint32_t                        hash;        /* of id, for spreading */
-    ngx_uint_t                      source;
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
     unsigned                        plain:1;     /* overrides: no escaping */
-} ngx_http_upbot_group_t;
+};
 
 
 /*
@@ -113,7 +99,7 @@ typedef struct {
  */
 typedef struct {
     ngx_msec_t                      until;
-    ngx_uint_t                      walked;      /* facts[0 .. walked - 1] */
+    ngx_uint_t                      nfacts;      /* groups looked at */
     size_t                          size;        /* of the block it is in */
     ngx_http_upbot_facts_t        **facts;
 } ngx_http_upbot_view_t;
@@ -161,12 +147,15 @@ typedef struct {
     ngx_msec_t                      lock_timeout;
     ngx_msec_t                      retry;
     ngx_uint_t                      cache_set;
+    ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_int_t                       request_id_index;
     ngx_str_t                       bodies[8];   /* a row of the error table */
 } ngx_http_upbot_main_conf_t;
 
 
-typedef struct ngx_http_upbot_api_s  ngx_http_upbot_api_t;
+typedef struct ngx_http_upbot_api_s     ngx_http_upbot_api_t;
+typedef struct ngx_http_upbot_lookup_s  ngx_http_upbot_lookup_t;
+typedef struct ngx_http_upbot_fetch_s   ngx_http_upbot_fetch_t;
 
 
 typedef struct {
@@ -196,7 +185,8 @@ typedef struct {
     ngx_str_t                       token_label;
     ngx_int_t                       ret;         /* -1 until answered */
     ngx_uint_t                      cache_status;
-    void                           *lookup;      /* live pools */
+    ngx_http_upbot_lookup_t        *lookup;      /* live pools */
+    ngx_http_upbot_fetch_t         *fetch;       /* its provider calls */
     ngx_http_upbot_parser_t         parser;
 } ngx_http_upbot_ctx_t;
 
@@ -222,31 +212,55 @@ typedef struct {
     ngx_http_upbot_facts_t          facts;
     ngx_uint_t                      state;
     ngx_msec_t                      fresh_until; /* state FRESH */
+    ngx_msec_t                      lock_until;  /* busy */
     ngx_uint_t                      fail_status;
     unsigned                        claimed:1;   /* the caller fetches it */
     unsigned                        busy:1;      /* another fetches it */
     unsigned                        failed:1;    /* lately, see "retry" */
-} ngx_http_upbot_look_t;
+} ngx_http_upbot_cached_t;
 
 
-/* a GetMediaInfo on a live pool: what it knows and what it waits for */
+/* a request's provider calls (ngx_http_upbot_fetch.c) */
+typedef void (*ngx_http_upbot_fetch_pt)(ngx_http_request_t *r,
+    ngx_http_upbot_call_t *call);
+
+struct ngx_http_upbot_fetch_s {
+    ngx_http_upbot_call_t          *calls;
+    ngx_uint_t                      ncalls;
+    ngx_uint_t                      pending;     /* calls not handed back */
+    ngx_http_upbot_fetch_pt         handler;     /* a call has ended */
+};
+
+
+/* a live pool's facts, gathered for one request (ngx_http_upbot_lookup.c) */
+typedef void (*ngx_http_upbot_lookup_pt)(ngx_http_request_t *r,
+    ngx_int_t rc);
+
 typedef struct {
+    ngx_http_upbot_facts_t          facts;       /* of a live group */
+    ngx_uint_t                      state;       /* NGX_HTTP_UPBOT_FACTS_* */
+    unsigned                        busy:1;      /* another fetches it */
+    unsigned                        fetched:1;   /* by this request */
+} ngx_http_upbot_seen_t;
+
+struct ngx_http_upbot_lookup_s {
     ngx_http_upbot_code_t          *code;
     ngx_http_upbot_facts_t        **facts;       /* per group, for pick */
-    ngx_http_upbot_facts_t         *live;        /* their storage */
-    ngx_uint_t                     *state;       /* NGX_HTTP_UPBOT_FACTS_* */
-    u_char                         *got;         /* live[i] is our fetch's */
-    u_char                         *busy;        /* another fetches it */
+    ngx_http_upbot_seen_t          *seen;        /* per group */
     ngx_uint_t                     *fetch;       /* groups to fetch */
     ngx_uint_t                      nfetch;
-    ngx_uint_t                      pending;     /* subrequests out */
     ngx_uint_t                      fail_status; /* 502 or 504 */
-    ngx_event_t                     sleep;       /* waiting for another */
-    unsigned                        fetched:1;
-    unsigned                        waited:1;
+    ngx_uint_t                      first;       /* stop at a usable group */
+    ngx_http_upbot_lookup_pt        handler;     /* the facts are at hand */
+    ngx_event_t                     wait;        /* for another's call */
+    ngx_queue_t                     queue;       /* in umcf->waiting */
+    ngx_msec_t                      lock_until;  /* the earliest busy lock */
+    ngx_atomic_uint_t               changes;     /* the zone's, when looked */
+    unsigned                        called:1;    /* made provider calls */
+    unsigned                        waited:1;    /* for another's */
     unsigned                        blocked:1;
     unsigned                        failed:1;
-} ngx_http_upbot_lookup_t;
+};
 
 
 /* the answer of GetMediaInfo */
@@ -283,6 +297,8 @@ ngx_http_upbot_app_t *ngx_http_upbot_app_find(
     ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name);
 ngx_int_t ngx_http_upbot_app_locations(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf);
+void ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
+    ngx_http_upbot_fetched_t *f);
 
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -291,19 +307,29 @@ void ngx_http_upbot_cache_begin(ngx_http_upbot_main_conf_t *umcf);
 void ngx_http_upbot_cache_end(ngx_http_upbot_main_conf_t *umcf);
 void ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
     ngx_pool_t *pool, ngx_http_upbot_group_t *group, ngx_uint_t claim,
-    ngx_http_upbot_look_t *look);
+    ngx_http_upbot_cached_t *cached);
+ngx_atomic_uint_t ngx_http_upbot_cache_changes(
+    ngx_http_upbot_main_conf_t *umcf);
 void ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
-    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f);
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
+
+/* look-up of a live pool */
+ngx_int_t ngx_http_upbot_lookup_view(ngx_http_request_t *r,
+    ngx_http_upbot_code_t *code, ngx_uint_t all,
+    ngx_http_upbot_facts_t ***facts, ngx_uint_t *n);
+ngx_http_upbot_lookup_t *ngx_http_upbot_lookup_create(ngx_http_request_t *r,
+    ngx_http_upbot_code_t *code, ngx_uint_t first,
+    ngx_http_upbot_lookup_pt handler);
+ngx_int_t ngx_http_upbot_lookup(ngx_http_request_t *r,
+    ngx_http_upbot_lookup_t *lk);
 
 /* fetch */
 ngx_int_t ngx_http_upbot_fetch_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
-    ngx_http_upbot_lookup_t *lk);
-
-/* media info */
-void ngx_http_upbot_media_info_resume(ngx_http_request_t *r);
+    ngx_http_upbot_code_t *code, ngx_uint_t *index, ngx_uint_t n,
+    ngx_http_upbot_fetch_pt handler);
 
 /* pick */
 ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,

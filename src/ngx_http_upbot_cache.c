@@ -38,6 +38,7 @@ typedef struct {
     ngx_rbtree_t                    rbtree;
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
+    ngx_atomic_t                    changes;     /* facts stored or failed */
 } ngx_http_upbot_cache_sh_t;
 
 
@@ -60,7 +61,7 @@ static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_alloc(
     ngx_http_upbot_cache_t *cache, size_t size);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_new(
     ngx_http_upbot_cache_t *cache, ngx_http_upbot_group_t *group,
-    ngx_http_upbot_fetched_t *f);
+    ngx_http_upbot_facts_t *facts);
 static void ngx_http_upbot_cache_delete(ngx_http_upbot_cache_t *cache,
     ngx_http_upbot_cache_node_t *cn);
 
@@ -236,6 +237,8 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&cache->sh->queue);
 
+    cache->sh->changes = 0;
+
     len = sizeof(" in upbot_zone \"\"") + shm_zone->shm.name.len;
 
     cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
@@ -286,7 +289,7 @@ ngx_http_upbot_cache_end(ngx_http_upbot_main_conf_t *umcf)
 void
 ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
     ngx_pool_t *pool, ngx_http_upbot_group_t *group, ngx_uint_t claim,
-    ngx_http_upbot_look_t *look)
+    ngx_http_upbot_cached_t *cached)
 {
     u_char                       *p;
     ngx_msec_t                    now, age;
@@ -296,7 +299,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
     cache = umcf->zone->data;
     now = ngx_current_msec;
 
-    ngx_memzero(look, sizeof(ngx_http_upbot_look_t));
+    ngx_memzero(cached, sizeof(ngx_http_upbot_cached_t));
 
     cn = ngx_http_upbot_cache_find(cache, group);
 
@@ -308,52 +311,53 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
             age = now - cn->fetched;
 
             if (age < umcf->ttl) {
-                look->state = NGX_HTTP_UPBOT_FACTS_FRESH;
-                look->fresh_until = cn->fetched + umcf->ttl;
+                cached->state = NGX_HTTP_UPBOT_FACTS_FRESH;
+                cached->fresh_until = cn->fetched + umcf->ttl;
 
             } else if (age < umcf->ttl + umcf->stale) {
-                look->state = NGX_HTTP_UPBOT_FACTS_STALE;
+                cached->state = NGX_HTTP_UPBOT_FACTS_STALE;
             }
         }
 
-        if (look->state != NGX_HTTP_UPBOT_FACTS_NONE) {
-            look->facts.known = 1;
-            look->facts.gone = cn->gone;
-            look->facts.plain = cn->plain;
-            look->facts.members = cn->members;
-            look->facts.max_members = cn->max_members;
+        if (cached->state != NGX_HTTP_UPBOT_FACTS_NONE) {
+            cached->facts.known = 1;
+            cached->facts.gone = cn->gone;
+            cached->facts.plain = cn->plain;
+            cached->facts.members = cn->members;
+            cached->facts.max_members = cn->max_members;
 
             /* one copy for the three strings */
 
             p = ngx_pnalloc(pool, cn->name_len + cn->face_len + cn->url_len);
 
             if (p == NULL) {
-                look->state = NGX_HTTP_UPBOT_FACTS_NONE;
-                look->facts.known = 0;
+                cached->state = NGX_HTTP_UPBOT_FACTS_NONE;
+                cached->facts.known = 0;
 
             } else {
                 ngx_memcpy(p, cn->data + cn->key_len,
                            cn->name_len + cn->face_len + cn->url_len);
 
-                look->facts.name.data = p;
-                look->facts.name.len = cn->name_len;
-                look->facts.face_url.data = p + cn->name_len;
-                look->facts.face_url.len = cn->face_len;
-                look->facts.url.data = p + cn->name_len + cn->face_len;
-                look->facts.url.len = cn->url_len;
+                cached->facts.name.data = p;
+                cached->facts.name.len = cn->name_len;
+                cached->facts.face_url.data = p + cn->name_len;
+                cached->facts.face_url.len = cn->face_len;
+                cached->facts.url.data = p + cn->name_len + cn->face_len;
+                cached->facts.url.len = cn->url_len;
             }
         }
 
-        look->busy = cn->lock != 0 && (ngx_msec_int_t) (cn->lock - now) > 0;
+        cached->busy = cn->lock != 0 && (ngx_msec_int_t) (cn->lock - now) > 0;
+        cached->lock_until = cn->lock;
 
         if (cn->failed && now - cn->failed < umcf->retry) {
-            look->failed = 1;
-            look->fail_status = cn->fail_status;
+            cached->failed = 1;
+            cached->fail_status = cn->fail_status;
         }
     }
 
-    if (claim && look->state != NGX_HTTP_UPBOT_FACTS_FRESH && !look->busy
-        && !look->failed)
+    if (claim && cached->state != NGX_HTTP_UPBOT_FACTS_FRESH && !cached->busy
+        && !cached->failed)
     {
         if (cn == NULL) {
             cn = ngx_http_upbot_cache_new(cache, group, NULL);
@@ -369,8 +373,23 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
             }
         }
 
-        look->claimed = 1;
+        cached->claimed = 1;
     }
+}
+
+
+/*
+ * How many times facts were stored or fetches failed: a request that
+ * waits for another's fetch reads it without the mutex, and looks at the
+ * zone again only when it has moved.
+ */
+
+ngx_atomic_uint_t
+ngx_http_upbot_cache_changes(ngx_http_upbot_main_conf_t *umcf)
+{
+    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+
+    return cache->sh->changes;
 }
 
 
@@ -378,7 +397,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 
 void
 ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
-    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f)
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts)
 {
     ngx_http_upbot_cache_t       *cache;
     ngx_http_upbot_cache_node_t  *cn, *old;
@@ -395,12 +414,14 @@ ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
         ngx_http_upbot_cache_delete(cache, old);
     }
 
-    cn = ngx_http_upbot_cache_new(cache, group, f);
+    cn = ngx_http_upbot_cache_new(cache, group, facts);
 
     if (cn) {
         cn->fetched = ngx_current_msec;
         cn->known = 1;
     }
+
+    cache->sh->changes++;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -426,6 +447,8 @@ ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
         cn->failed = ngx_current_msec ? ngx_current_msec : 1;
         cn->fail_status = (uint16_t) status;
     }
+
+    cache->sh->changes++;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -505,16 +528,22 @@ ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
 
 static ngx_http_upbot_cache_node_t *
 ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
-    ngx_http_upbot_group_t *group, ngx_http_upbot_fetched_t *f)
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts)
 {
     u_char                       *p;
     size_t                        size, name, face, url, key;
     ngx_http_upbot_cache_node_t  *cn;
 
     key = group->key.len;
-    name = f ? ngx_min(f->name.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
-    face = f ? ngx_min(f->face_url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
-    url = f ? ngx_min(f->url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX) : 0;
+    name = 0;
+    face = 0;
+    url = 0;
+
+    if (facts) {
+        name = ngx_min(facts->name.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX);
+        face = ngx_min(facts->face_url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX);
+        url = ngx_min(facts->url.len, NGX_HTTP_UPBOT_CACHE_STRING_MAX);
+    }
 
     size = offsetof(ngx_http_upbot_cache_node_t, data)
            + key + name + face + url;
@@ -534,16 +563,15 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
 
     p = ngx_cpymem(cn->data, group->key.data, group->key.len);
 
-    if (f) {
-        p = ngx_cpymem(p, f->name.data, name);
-        p = ngx_cpymem(p, f->face_url.data, face);
-        ngx_memcpy(p, f->url.data, url);
+    if (facts) {
+        p = ngx_cpymem(p, facts->name.data, name);
+        p = ngx_cpymem(p, facts->face_url.data, face);
+        ngx_memcpy(p, facts->url.data, url);
 
-        cn->gone = f->error != 0;
-        cn->plain = ngx_http_upbot_facts_plain(f);
-        cn->members = f->members > 0 ? (uint32_t) f->members : 0;
-        cn->max_members = f->max_members > 0 ? (uint32_t) f->max_members
-                                              : 0;
+        cn->gone = facts->gone;
+        cn->plain = facts->plain;
+        cn->members = (uint32_t) facts->members;
+        cn->max_members = (uint32_t) facts->max_members;
     }
 
     ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);

@@ -23,12 +23,17 @@ typedef struct {
     ngx_uint_t                      line;
     unsigned                        media_type_set:1;
     ngx_str_t                       source;      /* "tim:prod" */
+    const ngx_http_upbot_provider_t *provider;   /* NULL: static */
     ngx_http_upbot_group_t          group;
 } ngx_http_upbot_row_t;
 
 
 static char *ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy,
     void *conf);
+static char *ngx_http_upbot_codes_code(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code);
+static char *ngx_http_upbot_codes_group(ngx_conf_t *cf,
+    ngx_http_upbot_row_t *row, ngx_str_t *source, ngx_str_t *id);
 static char *ngx_http_upbot_codes_option(ngx_conf_t *cf,
     ngx_http_upbot_row_t *row, ngx_str_t *option);
 static int ngx_libc_cdecl ngx_http_upbot_row_cmp(const void *one,
@@ -76,15 +81,16 @@ ngx_http_upbot_codes_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* CODE SOURCE GROUP [OPTIONS] */
+
 static char *
 ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 {
     ngx_http_upbot_main_conf_t *umcf = conf;
 
     char                  *rv;
-    u_char                *p;
     ngx_str_t             *value;
-    ngx_uint_t             i, max;
+    ngx_uint_t             i;
     ngx_http_upbot_row_t  *row;
 
     value = cf->args->elts;
@@ -98,25 +104,9 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
                "[OPTIONS]\"";
     }
 
-    max = umcf->max_code_length;
-    if (max == NGX_CONF_UNSET_UINT) {
-        max = 64;
-    }
-
-    if (value[0].len > max) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "code \"%V\" is longer than %ui bytes "
-                           "(upbot_max_code_length)", &value[0], max);
-        return NGX_CONF_ERROR;
-    }
-
-    for (p = value[0].data; p < value[0].data + value[0].len; p++) {
-        if (*p <= ' ' || *p == 0x7f) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "code \"%V\" has a space or control "
-                               "character", &value[0]);
-            return NGX_CONF_ERROR;
-        }
+    rv = ngx_http_upbot_codes_code(cf, umcf, &value[0]);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
     row = ngx_list_push(umcf->rows);
@@ -133,77 +123,10 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     row->file = cf->conf_file->file.name;
     row->line = cf->conf_file->line;
 
-    row->group.id = value[2];
-
-    if (ngx_strcmp(value[1].data, "static") == 0) {
-        row->group.source = NGX_HTTP_UPBOT_SOURCE_STATIC;
-
-    } else if (ngx_strncmp(value[1].data, "tim:", 4) == 0
-               && value[1].len > 4)
-    {
-        row->group.source = NGX_HTTP_UPBOT_SOURCE_TIM;
-
-    } else if (ngx_strncmp(value[1].data, "yunxin:", 7) == 0
-               && value[1].len > 7)
-    {
-        row->group.source = NGX_HTTP_UPBOT_SOURCE_YUNXIN;
-
-        /* TEAM_ID/TEAM_TYPE */
-
-        p = value[2].data + value[2].len;
-
-        while (p > value[2].data && p[-1] != '/') {
-            p--;
-        }
-
-        if (p == value[2].data || p - 1 == value[2].data
-            || value[2].data + value[2].len - p != 1
-            || (*p != '1' && *p != '2'))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid team \"%V\" of code \"%V\", "
-                               "expected TEAM_ID/1 or TEAM_ID/2",
-                               &value[2], &value[0]);
-            return NGX_CONF_ERROR;
-        }
-
-        row->group.team_type = *p - '0';
-        row->group.id.len = p - 1 - value[2].data;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown group source \"%V\" for code \"%V\", "
-                           "expected \"static\", \"tim:APP\" or "
-                           "\"yunxin:APP\"", &value[1], &value[0]);
-        return NGX_CONF_ERROR;
+    rv = ngx_http_upbot_codes_group(cf, row, &value[1], &value[2]);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
-
-    if (row->group.source != NGX_HTTP_UPBOT_SOURCE_STATIC) {
-        row->source = value[1];
-
-        if (row->group.id.len == 1 && row->group.id.data[0] == '-') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "a %V group of code \"%V\" needs its id",
-                               &value[1], &value[0]);
-            return NGX_CONF_ERROR;
-        }
-
-        for (p = row->group.id.data;
-             p < row->group.id.data + row->group.id.len;
-             p++)
-        {
-            if (*p < ' ' || *p == 0x7f) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "group id \"%V\" of code \"%V\" has a "
-                                   "control character", &value[2],
-                                   &value[0]);
-                return NGX_CONF_ERROR;
-            }
-        }
-    }
-
-    row->group.hash = ngx_murmur_hash2(row->group.id.data,
-                                       row->group.id.len);
 
     for (i = 3; i < cf->args->nelts; i++) {
         rv = ngx_http_upbot_codes_option(cf, row, &value[i]);
@@ -212,9 +135,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
     }
 
-    if (row->group.source != NGX_HTTP_UPBOT_SOURCE_STATIC
-        && row->group.facts.known)
-    {
+    if (row->provider && row->group.facts.known) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"members=\" and \"max_members=\" are for "
                            "static groups; the provider says them for "
@@ -223,7 +144,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (row->group.source == NGX_HTTP_UPBOT_SOURCE_STATIC) {
+    if (row->provider == NULL) {
 
         if (row->group.url.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -234,6 +155,112 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
         row->group.facts.known = 1;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a code: short enough, no spaces or control characters */
+
+static char *
+ngx_http_upbot_codes_code(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
+    ngx_str_t *code)
+{
+    u_char      *p;
+    ngx_uint_t   max;
+
+    max = umcf->max_code_length;
+    if (max == NGX_CONF_UNSET_UINT) {
+        max = 64;
+    }
+
+    if (code->len > max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "code \"%V\" is longer than %ui bytes "
+                           "(upbot_max_code_length)", code, max);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = code->data; p < code->data + code->len; p++) {
+        if (*p <= ' ' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "code \"%V\" has a space or control "
+                               "character", code);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * SOURCE GROUP: "static" and any id, or "PROVIDER:APP" and the group as
+ * the provider reads it (a Yunxin team is TEAM_ID/TEAM_TYPE).
+ */
+
+static char *
+ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
+    ngx_str_t *source, ngx_str_t *id)
+{
+    u_char     *p, *colon;
+    char       *rv;
+    ngx_str_t   name;
+
+    row->group.id = *id;
+
+    if (source->len == 6 && ngx_strncmp(source->data, "static", 6) == 0) {
+        row->group.hash = ngx_murmur_hash2(id->data, id->len);
+        return NGX_CONF_OK;
+    }
+
+    colon = ngx_strlchr(source->data, source->data + source->len, ':');
+
+    if (colon && colon + 1 < source->data + source->len) {
+        name.data = source->data;
+        name.len = colon - source->data;
+
+        row->provider = ngx_http_upbot_provider_find(&name);
+    }
+
+    if (row->provider == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown group source \"%V\" for code \"%V\", "
+                           "expected \"static\", \"tim:APP\" or "
+                           "\"yunxin:APP\"", source, &row->code);
+        return NGX_CONF_ERROR;
+    }
+
+    if (row->provider->group_id) {
+        rv = row->provider->group_id(cf, &row->code, id, &row->group);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    row->source = *source;
+
+    if (row->group.id.len == 1 && row->group.id.data[0] == '-') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a %V group of code \"%V\" needs its id",
+                           source, &row->code);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = row->group.id.data;
+         p < row->group.id.data + row->group.id.len;
+         p++)
+    {
+        if (*p < ' ' || *p == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "group id \"%V\" of code \"%V\" has a "
+                               "control character", id, &row->code);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    row->group.hash = ngx_murmur_hash2(row->group.id.data,
+                                       row->group.id.len);
 
     return NGX_CONF_OK;
 }
@@ -472,7 +499,7 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
                                                     group->background.len);
         group->facts.plain = 1;         /* static facts carry no strings */
 
-        if (group->source != NGX_HTTP_UPBOT_SOURCE_STATIC) {
+        if (rows[i]->provider) {
             if (ngx_http_upbot_resolve(cf, umcf, rows[i], group) != NGX_OK) {
                 return NGX_ERROR;
             }
@@ -603,8 +630,8 @@ ngx_http_upbot_group_cmp(const void *one, const void *two)
     a = *(ngx_http_upbot_group_t **) one;
     b = *(ngx_http_upbot_group_t **) two;
 
-    if (a->source != b->source) {
-        return a->source < b->source ? -1 : 1;
+    if (a->app != b->app) {
+        return (uintptr_t) a->app < (uintptr_t) b->app ? -1 : 1;
     }
 
     if (a->key.len != b->key.len) {
@@ -626,13 +653,12 @@ ngx_http_upbot_resolve(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
     app = ngx_http_upbot_app_find(umcf, &row->source);
 
-    if (app == NULL || app->source != group->source) {
+    if (app == NULL || app->provider != row->provider) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "unknown app \"%V\" of code \"%V\", declare it "
-                      "with \"upbot_%s\", in %V:%ui", &row->source,
-                      &row->code,
-                      group->source == NGX_HTTP_UPBOT_SOURCE_TIM
-                      ? "tim" : "yunxin", &row->file, row->line);
+                      "with \"upbot_%V\", in %V:%ui", &row->source,
+                      &row->code, &row->provider->name, &row->file,
+                      row->line);
         return NGX_ERROR;
     }
 

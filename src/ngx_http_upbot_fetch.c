@@ -2,65 +2,46 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * Fetching group facts: one subrequest per provider call, to the app's
- * internal location, which proxy_passes to the provider.  Tencent takes
- * up to 50 groups a POST, Yunxin one team a GET.  The subrequests run side
- * by side.  A body filter takes their answers as they arrive and parses
- * them piece by piece (nothing is kept but the facts; an answer may be as
- * large as the location's subrequest_output_buffer_size); the facts are
- * stored in the cache, and the request goes on when the last call is in.
+ * Provider calls: one subrequest a call, to the app's internal location,
+ * which proxy_passes to the provider.  The provider's table says how many
+ * groups a call takes and makes its request; the calls run side by side.
+ * A body filter reads each answer as it arrives, piece by piece (nothing
+ * is kept but the facts; an answer may be as large as the location's
+ * subrequest_output_buffer_size).  When a call ends, its post-subrequest
+ * handler records what the answer says of each group; the parent request
+ * then hands the call to the handler its caller gave, and calls nothing
+ * else above it.
  */
 
 
 #include "ngx_http_upbot.h"
 
-#include <openssl/rand.h>
 
-
-#define NGX_HTTP_UPBOT_NONCE_LEN    32
 #define NGX_HTTP_UPBOT_ANSWER_MAX   (1024 * 1024)
 
 
-typedef struct {
-    ngx_http_upbot_lookup_t        *lk;
-    ngx_http_upbot_app_t           *app;
-    ngx_uint_t                     *index;       /* the groups of the call */
-    ngx_uint_t                      n;
-    ngx_http_upbot_reply_t          reply;
-    size_t                          limit;       /* of the answer's size */
-    unsigned                        too_big:1;
-    unsigned                        done:1;
-} ngx_http_upbot_call_t;
-
-
-static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
-static ngx_http_log_handler_pt         ngx_http_upbot_next_log_handler;
-
-
-static ngx_int_t ngx_http_upbot_fetch_tim(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call);
-static ngx_int_t ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call);
+static ngx_uint_t *ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
+    ngx_http_upbot_code_t *code, ngx_uint_t *index, ngx_uint_t n);
+static ngx_uint_t ngx_http_upbot_fetch_batch(ngx_http_upbot_code_t *code,
+    ngx_uint_t *sorted, ngx_uint_t i, ngx_uint_t n);
 static ngx_int_t ngx_http_upbot_subrequest(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call, ngx_str_t *uri, ngx_str_t *args,
-    ngx_str_t *body, ngx_table_elt_t *headers, ngx_uint_t nheaders);
+    ngx_http_upbot_call_t *call);
 static ngx_int_t ngx_http_upbot_fetch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
-static void ngx_http_upbot_fetch_apply(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call, ngx_http_upbot_reply_t *reply);
-static void ngx_http_upbot_fetch_failed(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call, ngx_uint_t status, const char *what,
-    ngx_http_upbot_reply_t *reply, ngx_str_t *detail);
+static void ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call);
+static void ngx_http_upbot_fetch_failed(ngx_http_upbot_call_t *call,
+    ngx_uint_t status, const char *what, ngx_str_t *detail);
 static void ngx_http_upbot_fetch_resume(ngx_http_request_t *r);
-static ngx_int_t ngx_http_upbot_header(ngx_pool_t *pool, ngx_table_elt_t *h,
-    const char *key, u_char *value, size_t len);
-static ngx_int_t ngx_http_upbot_is_gone(ngx_uint_t source, ngx_int_t error);
 static ngx_int_t ngx_http_upbot_fetch_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call,
     ngx_buf_t *b, ngx_log_t *log);
 static u_char *ngx_http_upbot_fetch_log_handler(ngx_http_request_t *r,
     ngx_http_request_t *sr, u_char *buf, size_t len);
+
+
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
+static ngx_http_log_handler_pt         ngx_http_upbot_next_log_handler;
 
 
 ngx_int_t
@@ -73,255 +54,21 @@ ngx_http_upbot_fetch_init(ngx_conf_t *cf)
 }
 
 
-/* every group in lk->fetch, grouped into calls by app */
+/*
+ * The groups code->groups[index[0 .. n - 1]], asked of their providers in
+ * as few calls as each provider's batch allows; "handler" gets each call
+ * when it has ended.
+ */
 
 ngx_int_t
-ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_lookup_t *lk)
+ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
+    ngx_uint_t *index, ngx_uint_t n, ngx_http_upbot_fetch_pt handler)
 {
-    ngx_uint_t               i, j, k, n, *index;
-    ngx_http_upbot_app_t    *app;
-    ngx_http_upbot_call_t   *call;
-    ngx_http_upbot_group_t  *groups;
-
-    groups = lk->code->groups;
-
-    index = ngx_palloc(r->pool, lk->nfetch * sizeof(ngx_uint_t));
-    if (index == NULL) {
-        return NGX_ERROR;
-    }
-
-    /* lk->fetch in pool order, regrouped by app: each app's groups in a row */
-
-    n = 0;
-
-    for (i = 0; i < lk->nfetch; i++) {
-        app = groups[lk->fetch[i]].app;
-
-        for (j = 0; j < i; j++) {
-            if (groups[lk->fetch[j]].app == app) {
-                break;
-            }
-        }
-
-        if (j < i) {
-            continue;                   /* that app is gathered already */
-        }
-
-        for (j = i; j < lk->nfetch; j++) {
-            if (groups[lk->fetch[j]].app == app) {
-                index[n++] = lk->fetch[j];
-            }
-        }
-    }
-
-    for (i = 0; i < n; i = k) {
-        app = groups[index[i]].app;
-
-        for (k = i + 1;
-             k < n && groups[index[k]].app == app
-             && (app->source == NGX_HTTP_UPBOT_SOURCE_TIM
-                 && k - i < NGX_HTTP_UPBOT_TIM_BATCH);
-             k++)
-        {
-            /* void */
-        }
-
-        call = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_call_t));
-        if (call == NULL) {
-            return NGX_ERROR;
-        }
-
-        call->lk = lk;
-        call->app = app;
-        call->index = &index[i];
-        call->n = k - i;
-
-        if ((app->source == NGX_HTTP_UPBOT_SOURCE_TIM
-             ? ngx_http_upbot_fetch_tim(r, call)
-             : ngx_http_upbot_fetch_yunxin(r, call))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        lk->pending++;
-    }
-
-    r->write_event_handler = ngx_http_upbot_fetch_resume;
-
-    return NGX_OK;
-}
-
-
-/*
- * POST {location}?sdkappid=&identifier=&usersig=&random=&contenttype=json
- * with {"GroupIdList":[...],"ResponseFilter":{...}}.  The UserSig is made
- * once per worker and app, and remade at half its life.
- */
-
-static ngx_int_t
-ngx_http_upbot_fetch_tim(ngx_http_request_t *r, ngx_http_upbot_call_t *call)
-{
-    time_t                   now;
-    uint32_t                 random;
-    ngx_str_t                args, body, **ids;
-    ngx_uint_t               i;
-    ngx_table_elt_t          h[1];
-    ngx_http_upbot_app_t    *app = call->app;
-    ngx_http_upbot_group_t  *groups;
-
-    now = ngx_time();
-
-    if (app->usersig_len == 0
-        || now - app->usersig_time >= app->expire / 2
-        || now < app->usersig_time)
-    {
-        if (ngx_http_upbot_tim_usersig(&app->identifier, &app->app_id,
-                                       &app->secret, now, app->expire,
-                                       app->usersig, &app->usersig_len)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "upbot: %V: cannot make a UserSig", &app->name);
-            return NGX_ERROR;
-        }
-
-        app->usersig_time = now;
-    }
-
-    if (RAND_bytes((u_char *) &random, sizeof(random)) != 1) {
-        return NGX_ERROR;
-    }
-
-    args.len = sizeof("sdkappid=&identifier=&usersig=&random="
-                      "&contenttype=json") - 1
-               + app->app_id.len + app->identifier.len + app->usersig_len
-               + NGX_INT32_LEN;
-
-    args.data = ngx_pnalloc(r->pool, args.len);
-    if (args.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    args.len = ngx_sprintf(args.data,
-                           "sdkappid=%V&identifier=%V&usersig=%*s"
-                           "&random=%uD&contenttype=json",
-                           &app->app_id, &app->identifier,
-                           app->usersig_len, app->usersig, random)
-               - args.data;
-
-    ids = ngx_palloc(r->pool, call->n * sizeof(ngx_str_t *));
-    if (ids == NULL) {
-        return NGX_ERROR;
-    }
-
-    groups = call->lk->code->groups;
-
-    for (i = 0; i < call->n; i++) {
-        ids[i] = &groups[call->index[i]].id;
-    }
-
-    if (ngx_http_upbot_tim_body(r->pool, ids, call->n, &app->url_field,
-                                &body)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_upbot_header(r->pool, &h[0], "Content-Type",
-                              (u_char *) "application/json", 16)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_upbot_subrequest(r, call, &app->location, &args, &body,
-                                     h, 1);
-}
-
-
-/*
- * GET {location}/{team_id}?team_type=N with AppKey, Nonce, CurTime,
- * CheckSum made fresh, and the trace id as X-custom-traceid.  nginx's
- * proxy escapes the team id in the path.
- */
-
-static ngx_int_t
-ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call)
-{
-    u_char                  *p, *nonce, *curtime, *sum;
-    u_char                   rnd[NGX_HTTP_UPBOT_NONCE_LEN / 2];
-    ngx_str_t                uri, args, n, t, *trace;
-    ngx_uint_t               nh;
-    ngx_table_elt_t          h[5];
+    ngx_str_t               *trace;
+    ngx_uint_t               i, j, k, *sorted;
     ngx_http_upbot_ctx_t    *ctx;
-    ngx_http_upbot_app_t    *app = call->app;
-    ngx_http_upbot_group_t  *group;
-
-    group = &call->lk->code->groups[call->index[0]];
-
-    uri.len = app->location.len + 1 + group->id.len;
-    uri.data = ngx_pnalloc(r->pool, uri.len);
-    if (uri.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(uri.data, app->location.data, app->location.len);
-
-    if (p[-1] != '/') {
-        *p++ = '/';
-    }
-
-    p = ngx_cpymem(p, group->id.data, group->id.len);
-    uri.len = p - uri.data;
-
-    args.data = ngx_pnalloc(r->pool, sizeof("team_type=") - 1 + NGX_INT_T_LEN);
-    if (args.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    args.len = ngx_sprintf(args.data, "team_type=%ui", group->team_type)
-               - args.data;
-
-    nonce = ngx_pnalloc(r->pool, NGX_HTTP_UPBOT_NONCE_LEN + NGX_TIME_T_LEN
-                                 + 40);
-    if (nonce == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        return NGX_ERROR;
-    }
-
-    ngx_hex_dump(nonce, rnd, sizeof(rnd));
-
-    curtime = nonce + NGX_HTTP_UPBOT_NONCE_LEN;
-    sum = ngx_sprintf(curtime, "%T", ngx_time());
-
-    n.data = nonce;
-    n.len = NGX_HTTP_UPBOT_NONCE_LEN;
-    t.data = curtime;
-    t.len = sum - curtime;
-
-    if (ngx_http_upbot_yunxin_checksum(&app->secret, &n, &t, sum) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_upbot_header(r->pool, &h[0], "AppKey", app->app_id.data,
-                              app->app_id.len)
-        != NGX_OK
-        || ngx_http_upbot_header(r->pool, &h[1], "Nonce", n.data, n.len)
-           != NGX_OK
-        || ngx_http_upbot_header(r->pool, &h[2], "CurTime", t.data, t.len)
-           != NGX_OK
-        || ngx_http_upbot_header(r->pool, &h[3], "CheckSum", sum, 40)
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    nh = 4;
+    ngx_http_upbot_call_t   *call;
+    ngx_http_upbot_fetch_t  *fetch;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
@@ -330,15 +77,137 @@ ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (trace->len
-        && ngx_http_upbot_header(r->pool, &h[nh++], "X-custom-traceid",
-                                 trace->data, trace->len)
-           != NGX_OK)
-    {
+    sorted = ngx_http_upbot_fetch_by_app(r, code, index, n);
+    if (sorted == NULL) {
         return NGX_ERROR;
     }
 
-    return ngx_http_upbot_subrequest(r, call, &uri, &args, NULL, h, nh);
+    fetch = ngx_pcalloc(r->pool, sizeof(ngx_http_upbot_fetch_t));
+    if (fetch == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* a call for each app's run of groups, or each batch of it */
+
+    for (i = 0; i < n; i = k) {
+        k = ngx_http_upbot_fetch_batch(code, sorted, i, n);
+        fetch->ncalls++;
+    }
+
+    fetch->calls = ngx_pcalloc(r->pool,
+                               fetch->ncalls * sizeof(ngx_http_upbot_call_t));
+    if (fetch->calls == NULL) {
+        return NGX_ERROR;
+    }
+
+    fetch->handler = handler;
+    ctx->fetch = fetch;
+
+    call = fetch->calls;
+
+    for (i = 0; i < n; i = k, call++) {
+        k = ngx_http_upbot_fetch_batch(code, sorted, i, n);
+
+        call->app = code->groups[sorted[i]].app;
+        call->index = &sorted[i];
+        call->n = k - i;
+        call->pool = r->pool;
+        call->log = r->connection->log;
+        call->trace_id = *trace;
+        call->start = ngx_current_msec;
+
+        call->groups = ngx_palloc(r->pool,
+                                  call->n * sizeof(ngx_http_upbot_group_t *));
+        call->result = ngx_pcalloc(r->pool,
+                             call->n * sizeof(ngx_http_upbot_fetched_t *));
+        if (call->groups == NULL || call->result == NULL) {
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < call->n; j++) {
+            call->groups[j] = &code->groups[call->index[j]];
+        }
+
+        if (call->app->provider->create_request(call) != NGX_OK
+            || ngx_http_upbot_subrequest(r, call) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        fetch->pending++;
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: call sent: %V, %ui groups, to \"%V\", "
+                       "code \"%V\"", &call->app->name, call->n,
+                       &call->uri, &code->code);
+    }
+
+    r->write_event_handler = ngx_http_upbot_fetch_resume;
+
+    return NGX_OK;
+}
+
+
+/* the end of the call that starts at sorted[i]: its app's, in its batch */
+
+static ngx_uint_t
+ngx_http_upbot_fetch_batch(ngx_http_upbot_code_t *code, ngx_uint_t *sorted,
+    ngx_uint_t i, ngx_uint_t n)
+{
+    ngx_uint_t             k;
+    ngx_http_upbot_app_t  *app;
+
+    app = code->groups[sorted[i]].app;
+
+    for (k = i + 1;
+         k < n && code->groups[sorted[k]].app == app
+         && k - i < app->provider->batch;
+         k++)
+    {
+        /* void */
+    }
+
+    return k;
+}
+
+
+/* index[] in pool order, regrouped by app: each app's groups in a row */
+
+static ngx_uint_t *
+ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
+    ngx_http_upbot_code_t *code, ngx_uint_t *index, ngx_uint_t n)
+{
+    ngx_uint_t             i, j, k, *sorted;
+    ngx_http_upbot_app_t  *app;
+
+    sorted = ngx_palloc(r->pool, n * sizeof(ngx_uint_t));
+    if (sorted == NULL) {
+        return NULL;
+    }
+
+    k = 0;
+
+    for (i = 0; i < n; i++) {
+        app = code->groups[index[i]].app;
+
+        for (j = 0; j < i; j++) {
+            if (code->groups[index[j]].app == app) {
+                break;
+            }
+        }
+
+        if (j < i) {
+            continue;                   /* that app is gathered already */
+        }
+
+        for (j = i; j < n; j++) {
+            if (code->groups[index[j]].app == app) {
+                sorted[k++] = index[j];
+            }
+        }
+    }
+
+    return sorted;
 }
 
 
@@ -348,11 +217,10 @@ ngx_http_upbot_fetch_yunxin(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
-    ngx_str_t *uri, ngx_str_t *args, ngx_str_t *body, ngx_table_elt_t *headers,
-    ngx_uint_t nheaders)
+ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call)
 {
     ngx_buf_t                    *b;
+    ngx_str_t                    *body;
     ngx_uint_t                    i;
     ngx_chain_t                  *cl;
     ngx_table_elt_t              *h;
@@ -368,7 +236,7 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
     ps->handler = ngx_http_upbot_fetch_done;
     ps->data = call;
 
-    if (ngx_http_subrequest(r, uri, args, &sr, ps,
+    if (ngx_http_subrequest(r, &call->uri, &call->args, &sr, ps,
                             NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
@@ -385,12 +253,14 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
         r->main->log_handler = ngx_http_upbot_fetch_log_handler;
     }
 
-    if (ngx_http_upbot_reply_init(&call->reply, r->pool, call->app->source,
+    if (ngx_http_upbot_reply_init(&call->reply, r->pool, call->app->provider,
                                   &call->app->url_field, call->n)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    body = call->body.data ? &call->body : NULL;
 
     ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
 
@@ -398,20 +268,20 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
     sr->headers_in.content_length_n = body ? (off_t) body->len : -1;
     sr->headers_in.keep_alive_n = -1;
 
-    if (ngx_list_init(&sr->headers_in.headers, r->pool, nheaders + 1,
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, call->nheaders + 1,
                       sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < nheaders; i++) {
+    for (i = 0; i < call->nheaders; i++) {
         h = ngx_list_push(&sr->headers_in.headers);
         if (h == NULL) {
             return NGX_ERROR;
         }
 
-        *h = headers[i];
+        *h = call->headers[i];
     }
 
     rb = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
@@ -458,33 +328,33 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
 }
 
 
+/*
+ * The call has ended: what its answer says of each group is recorded,
+ * nothing more.  A subrequest's post handler may run again as it is
+ * finalized.  What it returns is the subrequest's end: NGX_OK, whatever
+ * the provider did, for NGX_ERROR would end the client's request too.
+ */
+
 static ngx_int_t
 ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_upbot_call_t *call = data;
 
-    ngx_int_t                prc;
-    ngx_str_t                detail;
-    ngx_uint_t               status;
-    ngx_http_request_t      *r;
-    ngx_http_upbot_reply_t  *reply;
-
-    /*
-     * A subrequest's post handler may run again as it is finalized.  What
-     * it returns is the subrequest's end: NGX_OK, whatever the provider
-     * did, for NGX_ERROR would end the client's request too.
-     */
+    ngx_int_t   prc;
+    ngx_str_t   detail;
+    ngx_uint_t  status;
 
     if (call->done) {
         return NGX_OK;
     }
 
     call->done = 1;
-    call->lk->pending--;
-
-    r = sr->parent;
 
     status = sr->headers_out.status;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, call->log, 0,
+                   "upbot: answer read: %V, rc:%i status:%ui, %uz bytes",
+                   &call->app->name, rc, status, call->reply.size);
 
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || status == 0) {
         status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
@@ -492,14 +362,12 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
                  ? NGX_HTTP_GATEWAY_TIME_OUT : NGX_HTTP_BAD_GATEWAY;
 
         ngx_str_set(&detail, "no answer (see the error above)");
-
-        ngx_http_upbot_fetch_failed(r, call, status, "the call failed", NULL,
-                                    &detail);
+        ngx_http_upbot_fetch_failed(call, status, "the call failed", &detail);
         return NGX_OK;
     }
 
     if (status != NGX_HTTP_OK) {
-        detail.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN + 6);
+        detail.data = ngx_pnalloc(call->pool, NGX_INT_T_LEN + 6);
         if (detail.data == NULL) {
             return NGX_ERROR;
         }
@@ -507,266 +375,167 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         detail.len = ngx_sprintf(detail.data, "HTTP %ui", status)
                      - detail.data;
 
-        ngx_http_upbot_fetch_failed(r, call,
+        ngx_http_upbot_fetch_failed(call,
                                     status == NGX_HTTP_GATEWAY_TIME_OUT
                                     ? NGX_HTTP_GATEWAY_TIME_OUT
                                     : NGX_HTTP_BAD_GATEWAY,
-                                    "the call failed", NULL, &detail);
+                                    "the call failed", &detail);
         return NGX_OK;
     }
-
-    reply = &call->reply;
 
     if (call->too_big) {
         ngx_str_set(&detail, "the answer is larger than 1 MB and than "
                              "subrequest_output_buffer_size");
-        ngx_http_upbot_fetch_failed(r, call, NGX_HTTP_BAD_GATEWAY,
-                                    "the call failed", NULL, &detail);
+        ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
+                                    "the call failed", &detail);
         return NGX_OK;
     }
 
-    prc = ngx_http_upbot_reply_finish(reply);
+    prc = ngx_http_upbot_reply_finish(&call->reply);
 
     if (prc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
     if (prc == NGX_DECLINED) {
-        ngx_http_upbot_fetch_failed(r, call, NGX_HTTP_BAD_GATEWAY,
-                                    "the answer is not understood", NULL,
-                                    &reply->why);
+        ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
+                                    "the answer is not understood",
+                                    &call->reply.why);
         return NGX_OK;
     }
 
-    ngx_http_upbot_fetch_apply(r, call, reply);
+    ngx_http_upbot_fetch_record(call);
 
     return NGX_OK;
 }
 
 
-/* each group of the call: its facts, gone, or failed */
+/* each group of an understood answer: its facts, gone, or failed */
 
 static void
-ngx_http_upbot_fetch_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
-    ngx_http_upbot_reply_t *reply)
+ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call)
 {
-    ngx_str_t                    detail, *trace;
-    ngx_int_t                    ok;
-    ngx_uint_t                   i, j, idx, missing, failed;
-    ngx_http_upbot_facts_t      *facts;
-    ngx_http_upbot_group_t      *group;
-    ngx_http_upbot_lookup_t     *lk = call->lk;
-    ngx_http_upbot_fetched_t    *f, *got;
-    ngx_http_upbot_main_conf_t  *umcf;
+    ngx_uint_t                        i, missing;
+    ngx_http_upbot_group_t           *group;
+    ngx_http_upbot_reply_t           *reply = &call->reply;
+    ngx_http_upbot_fetched_t         *f;
+    const ngx_http_upbot_provider_t  *provider = call->app->provider;
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+    /*
+     * The whole call refused, unless a provider that asks of one group a
+     * call says with it that the group is gone.
+     */
 
-    trace = ngx_http_upbot_trace_id(r,
-                       ngx_http_get_module_ctx(r, ngx_http_upbot_module));
-    if (trace == NULL) {
-        return;
-    }
-
-    ok = (call->app->source == NGX_HTTP_UPBOT_SOURCE_TIM)
-         ? reply->error == 0 : reply->error == 200;
-
-    /* Yunxin's "team gone" is the whole answer's code */
-
-    if (!ok && !(call->app->source == NGX_HTTP_UPBOT_SOURCE_YUNXIN
-                 && ngx_http_upbot_is_gone(call->app->source, reply->error)))
+    if (reply->error != provider->ok
+        && !(provider->batch == 1 && provider->gone(reply->error)))
     {
-        ngx_str_set(&detail, "provider error");
-        ngx_http_upbot_fetch_failed(r, call, NGX_HTTP_BAD_GATEWAY,
-                                    "the provider refused the call", reply,
-                                    &detail);
+        ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
+                                    "the provider refused the call", NULL);
         return;
     }
 
-    f = reply->groups.elts;
+    call->status = NGX_HTTP_BAD_GATEWAY;
     missing = 0;
-    failed = 0;
 
     for (i = 0; i < call->n; i++) {
-        idx = call->index[i];
-        group = &lk->code->groups[idx];
+        group = call->groups[i];
 
-        got = NULL;
+        f = provider->find(reply, group);
 
-        if (call->app->source == NGX_HTTP_UPBOT_SOURCE_YUNXIN) {
-            if (reply->groups.nelts == 0) {
-                got = ngx_http_upbot_reply_group(reply);
-                if (got == NULL) {
-                    failed++;
-                    continue;
-                }
-            }
-
-            got = reply->groups.elts;
-            got->error = ok ? 0 : reply->error;
-
-        } else {
-            for (j = 0; j < reply->groups.nelts; j++) {
-                if (f[j].id.len == group->id.len
-                    && ngx_strncmp(f[j].id.data, group->id.data,
-                                   group->id.len) == 0)
-                {
-                    got = &f[j];
-                    break;
-                }
-            }
-        }
-
-        if (got == NULL) {
+        if (f == NULL) {
             missing++;
-            ngx_http_upbot_cache_fail(umcf, group, NGX_HTTP_BAD_GATEWAY);
             continue;
         }
 
-        if (got->error
-            && !ngx_http_upbot_is_gone(call->app->source, got->error))
-        {
-            failed++;
-            ngx_http_upbot_cache_fail(umcf, group, NGX_HTTP_BAD_GATEWAY);
-
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        if (f->error && !provider->gone(f->error)) {
+            ngx_log_error(NGX_LOG_ERR, call->log, 0,
                           "upbot: %V: group \"%V\" failed with provider "
                           "error %i, trace id \"%V\"", &call->app->name,
-                          &group->id, got->error, trace);
+                          &group->id, f->error, &call->trace_id);
             continue;
         }
 
-        ngx_http_upbot_cache_store(umcf, group, got);
+        call->result[i] = f;
 
-        /* the request has them even if the zone had no room */
-
-        facts = &lk->live[idx];
-        ngx_memzero(facts, sizeof(ngx_http_upbot_facts_t));
-
-        facts->known = 1;
-        facts->gone = got->error != 0;
-        facts->name = got->name;
-        facts->face_url = got->face_url;
-        facts->url = got->url;
-        facts->members = got->members > 0 ? got->members : 0;
-        facts->max_members = got->max_members > 0 ? got->max_members : 0;
-        facts->plain = ngx_http_upbot_facts_plain(got);
-
-        lk->got[idx] = 1;
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, call->log, 0,
+                       "upbot: %V: group \"%V\": %s, members:%i/%i",
+                       &call->app->name, &group->id,
+                       f->error ? "gone" : "ok", f->members,
+                       f->max_members);
     }
 
     if (missing) {
-        lk->failed = 1;
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, call->log, 0,
                       "upbot: %V: %ui of %ui groups missing from the answer",
                       &call->app->name, missing, call->n);
     }
-
-    if (failed) {
-        lk->failed = 1;
-    }
 }
 
 
-/* one error-log line a failed call: provider, app, code, trace id */
+/* one error-log line a failed call: provider, app, groups, trace id */
 
 static void
-ngx_http_upbot_fetch_failed(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call, ngx_uint_t status, const char *what,
-    ngx_http_upbot_reply_t *reply, ngx_str_t *detail)
+ngx_http_upbot_fetch_failed(ngx_http_upbot_call_t *call, ngx_uint_t status,
+    const char *what, ngx_str_t *detail)
 {
-    ngx_uint_t                   i;
-    ngx_http_upbot_ctx_t        *ctx;
-    ngx_http_upbot_lookup_t     *lk = call->lk;
-    ngx_http_upbot_main_conf_t  *umcf;
+    ngx_http_upbot_reply_t  *reply = &call->reply;
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+    call->status = status;
 
-    if (ngx_http_upbot_trace_id(r, ctx) == NULL) {
-        return;
-    }
-
-    for (i = 0; i < call->n; i++) {
-        ngx_http_upbot_cache_fail(umcf, &lk->code->groups[call->index[i]],
-                                  status);
-    }
-
-    lk->failed = 1;
-
-    if (status == NGX_HTTP_GATEWAY_TIME_OUT
-        || lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT)
-    {
-        lk->fail_status = status;
-    }
-
-    if (reply) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    if (detail == NULL) {
+        ngx_log_error(NGX_LOG_ERR, call->log, 0,
                       "upbot: %V: %s: provider error %i \"%V\" "
                       "(groups: %ui), trace id \"%V\"",
                       &call->app->name, what, reply->error, &reply->info,
-                      call->n, &ctx->trace_safe);
+                      call->n, &call->trace_id);
 
     } else {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, call->log, 0,
                       "upbot: %V: %s: %V (groups: %ui), trace id \"%V\"",
                       &call->app->name, what, detail, call->n,
-                      &ctx->trace_safe);
+                      &call->trace_id);
     }
 }
 
 
-/* the parent runs this when a subrequest ends; it goes on after the last */
+/*
+ * The parent runs this when a subrequest ends: each ended call goes to the
+ * handler once; the handler of the last one goes on with the request.
+ */
 
 static void
 ngx_http_upbot_fetch_resume(ngx_http_request_t *r)
 {
-    ngx_http_upbot_ctx_t  *ctx;
+    ngx_uint_t               i;
+    ngx_http_upbot_ctx_t    *ctx;
+    ngx_http_upbot_call_t   *call;
+    ngx_http_upbot_fetch_t  *fetch;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+    fetch = ctx->fetch;
 
-    if (((ngx_http_upbot_lookup_t *) ctx->lookup)->pending) {
-        return;
+    for (i = 0; i < fetch->ncalls; i++) {
+        call = &fetch->calls[i];
+
+        if (!call->done || call->reported) {
+            continue;
+        }
+
+        call->reported = 1;
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: call ended: %V, status:%ui, %M ms",
+                       &call->app->name, call->status,
+                       (ngx_msec_t) (ngx_current_msec - call->start));
+
+        if (--fetch->pending == 0) {
+            r->write_event_handler = ngx_http_request_empty_handler;
+            fetch->handler(r, call);
+            return;
+        }
+
+        fetch->handler(r, call);
     }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    ngx_http_upbot_media_info_resume(r);
-}
-
-
-/* groups the provider says are gone: skipped, and cached as such */
-
-static ngx_int_t
-ngx_http_upbot_is_gone(ngx_uint_t source, ngx_int_t error)
-{
-    if (source == NGX_HTTP_UPBOT_SOURCE_TIM) {
-        return error == 10010 || error == 10015;
-    }
-
-    return error == 108404 || error == 108302;
-}
-
-
-static ngx_int_t
-ngx_http_upbot_header(ngx_pool_t *pool, ngx_table_elt_t *h, const char *key,
-    u_char *value, size_t len)
-{
-    ngx_memzero(h, sizeof(ngx_table_elt_t));
-
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = value;
-    h->value.len = len;
-
-    h->lowcase_key = ngx_pnalloc(pool, h->key.len);
-    if (h->lowcase_key == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
-
-    return NGX_OK;
 }
 
 

@@ -12,18 +12,26 @@
 #include "ngx_http_upbot.h"
 
 
-typedef struct {
-    ngx_str_t                       prefix;      /* "tim:", "yunxin:" */
-    ngx_uint_t                      source;
-    const char                     *id_option;   /* "sdkappid", "appkey" */
-    const char                     *secret_option;
-    const char                     *options;     /* all, for a mistake */
-} ngx_http_upbot_provider_kind_t;
+/*
+ * The providers.  Adding one: its file (see ngx_http_upbot_tim.c), a line
+ * here, its directive in ngx_http_upbot_module.c and its file in "config".
+ */
+static const ngx_http_upbot_provider_t  *ngx_http_upbot_providers[] = {
+    &ngx_http_upbot_tim_provider,
+    &ngx_http_upbot_yunxin_provider,
+    NULL
+};
 
 
+static ngx_http_upbot_app_t *ngx_http_upbot_app_create(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf,
+    const ngx_http_upbot_provider_t *provider, ngx_str_t *name);
 static char *ngx_http_upbot_app_option(ngx_conf_t *cf,
-    const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
-    ngx_uint_t n, ngx_str_t *secret_file);
+    ngx_http_upbot_app_t *app, ngx_uint_t n, ngx_str_t *secret_file);
+static char *ngx_http_upbot_app_secret(ngx_conf_t *cf,
+    ngx_http_upbot_app_t *app, ngx_str_t *secret_file);
+static ngx_uint_t ngx_http_upbot_is_option(ngx_str_t *name,
+    const char *option, const char *suffix);
 static ngx_http_core_loc_conf_t *ngx_http_upbot_find_location(
     ngx_http_core_loc_conf_t *pclcf, ngx_str_t *uri, ngx_uint_t *final);
 static ngx_uint_t ngx_http_upbot_same_path(ngx_str_t *a, ngx_str_t *b);
@@ -34,13 +42,23 @@ static ngx_int_t ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w,
     yajl_status st, u_char *data, size_t len, ngx_str_t *error);
 
 
-static const ngx_http_upbot_provider_kind_t  ngx_http_upbot_kinds[] = {
-    { ngx_string("tim:"), NGX_HTTP_UPBOT_SOURCE_TIM, "sdkappid", "key",
-      "sdkappid=, identifier=, key=, key_file=, location=, expire= "
-      "or url_field=" },
-    { ngx_string("yunxin:"), NGX_HTTP_UPBOT_SOURCE_YUNXIN, "appkey",
-      "secret", "appkey=, secret=, secret_file=, location= or url_field=" },
-};
+/* "tim" (of "upbot_tim" or "tim:prod"): its provider, or NULL */
+
+const ngx_http_upbot_provider_t *
+ngx_http_upbot_provider_find(ngx_str_t *name)
+{
+    const ngx_http_upbot_provider_t  **p;
+
+    for (p = ngx_http_upbot_providers; *p; p++) {
+        if ((*p)->name.len == name->len
+            && ngx_strncmp((*p)->name.data, name->data, name->len) == 0)
+        {
+            return *p;
+        }
+    }
+
+    return NULL;
+}
 
 
 /* upbot_tim NAME sdkappid=N identifier=ID key=K|key_file=F location=URI
@@ -53,45 +71,109 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_main_conf_t *umcf = conf;
 
-    u_char                                *p;
-    char                                  *rv;
-    ngx_str_t                             *value, secret_file;
-    ngx_uint_t                             i;
-    ngx_http_upbot_app_t                  *app, *apps;
-    const ngx_http_upbot_provider_kind_t  *kind;
+    char                             *rv;
+    ngx_str_t                        *value, name, secret_file;
+    ngx_uint_t                        i;
+    ngx_http_upbot_app_t             *app;
+    const ngx_http_upbot_provider_t  *provider;
 
-    kind = &ngx_http_upbot_kinds[cmd->name.len == sizeof("upbot_tim") - 1
-                                 ? 0 : 1];
     value = cf->args->elts;
 
-    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+    /* the directive is "upbot_" and the provider's name */
+
+    name.data = cmd->name.data + sizeof("upbot_") - 1;
+    name.len = cmd->name.len - (sizeof("upbot_") - 1);
+
+    provider = ngx_http_upbot_provider_find(&name);
+    if (provider == NULL) {
+        return "has no provider";
+    }
+
+    app = ngx_http_upbot_app_create(cf, umcf, provider, &value[1]);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_null(&secret_file);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        rv = ngx_http_upbot_app_option(cf, app, i, &secret_file);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (app->app_id.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"%s=\"", &app->name,
+                           provider->id_option);
+        return NGX_CONF_ERROR;
+    }
+
+    if (provider->init_app) {
+        rv = provider->init_app(cf, app);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (app->location.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"location=\"", &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = ngx_http_upbot_app_secret(cf, app, &secret_file);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (app->url_field.len == 0) {
+        ngx_str_set(&app->url_field, "url");
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a new app "PROVIDER:NAME", unless the name is bad or taken */
+
+static ngx_http_upbot_app_t *
+ngx_http_upbot_app_create(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
+    const ngx_http_upbot_provider_t *provider, ngx_str_t *name)
+{
+    u_char                *p;
+    ngx_uint_t             i;
+    ngx_http_upbot_app_t  *app, *apps;
+
+    for (p = name->data; p < name->data + name->len; p++) {
         if (*p <= ' ' || *p == ':' || *p == 0x7f) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid app name \"%V\"", &value[1]);
-            return NGX_CONF_ERROR;
+                               "invalid app name \"%V\"", name);
+            return NULL;
         }
     }
 
     app = ngx_array_push(&umcf->apps);
     if (app == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     ngx_memzero(app, sizeof(ngx_http_upbot_app_t));
 
-    app->source = kind->source;
-    app->expire = NGX_CONF_UNSET;
+    app->provider = provider;
     app->file = cf->conf_file->file.name;
     app->line = cf->conf_file->line;
 
-    app->name.len = kind->prefix.len + value[1].len;
+    app->name.len = provider->name.len + 1 + name->len;
     app->name.data = ngx_pnalloc(cf->pool, app->name.len);
     if (app->name.data == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
-    p = ngx_cpymem(app->name.data, kind->prefix.data, kind->prefix.len);
-    ngx_memcpy(p, value[1].data, value[1].len);
+    p = ngx_cpymem(app->name.data, provider->name.data, provider->name.len);
+    *p++ = ':';
+    ngx_memcpy(p, name->data, name->len);
 
     apps = umcf->apps.elts;
 
@@ -102,145 +184,36 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "duplicate app \"%V\"", &app->name);
-            return NGX_CONF_ERROR;
+            return NULL;
         }
     }
 
-    ngx_str_null(&secret_file);
-
-    for (i = 2; i < cf->args->nelts; i++) {
-        rv = ngx_http_upbot_app_option(cf, kind, app, i, &secret_file);
-        if (rv != NGX_CONF_OK) {
-            return rv;
+    if (provider->create_app) {
+        app->conf = provider->create_app(cf);
+        if (app->conf == NULL) {
+            return NULL;
         }
     }
 
-    if (app->app_id.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "app \"%V\" has no \"%s=\"", &app->name,
-                           kind->id_option);
-        return NGX_CONF_ERROR;
-    }
-
-    if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM) {
-
-        if (app->identifier.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "app \"%V\" has no \"identifier=\"",
-                               &app->name);
-            return NGX_CONF_ERROR;
-        }
-
-        /* it goes into the UserSig's JSON and the query string as is */
-
-        for (p = app->identifier.data;
-             p < app->identifier.data + app->identifier.len;
-             p++)
-        {
-            if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\'
-                || *p == '&' || *p == '%' || *p == '+' || *p == '#')
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"identifier=\" of app \"%V\"",
-                                   &app->name);
-                return NGX_CONF_ERROR;
-            }
-        }
-
-        if (app->identifier.len > 128) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"identifier=\" of app \"%V\" is longer "
-                               "than 128 bytes", &app->name);
-            return NGX_CONF_ERROR;
-        }
-
-        app->usersig = ngx_pnalloc(cf->pool,
-                          ngx_http_upbot_tim_usersig_size(app->identifier.len));
-        if (app->usersig == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (app->location.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "app \"%V\" has no \"location=\"", &app->name);
-        return NGX_CONF_ERROR;
-    }
-
-    if (secret_file.len) {
-        if (app->secret.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "app \"%V\" has both \"%s=\" and \"%s_file=\"",
-                               &app->name, kind->secret_option,
-                               kind->secret_option);
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_conf_full_name(cf->cycle, &secret_file, 1) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_http_upbot_read_file(cf, &secret_file, cf->pool,
-                                     &app->secret)
-            != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        /* a trailing newline is the editor's, not the secret's */
-
-        while (app->secret.len
-               && (app->secret.data[app->secret.len - 1] == '\n'
-                   || app->secret.data[app->secret.len - 1] == '\r'
-                   || app->secret.data[app->secret.len - 1] == ' '
-                   || app->secret.data[app->secret.len - 1] == '\t'))
-        {
-            app->secret.len--;
-        }
-
-        if (app->secret.len == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "app \"%V\": \"%V\" is empty", &app->name,
-                               &secret_file);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (app->secret.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "app \"%V\" has no \"%s=\" or \"%s_file=\"",
-                           &app->name, kind->secret_option,
-                           kind->secret_option);
-        return NGX_CONF_ERROR;
-    }
-
-    if (app->url_field.len == 0) {
-        ngx_str_set(&app->url_field, "url");
-    }
-
-    if (app->expire == NGX_CONF_UNSET) {
-        app->expire = 86400;
-    }
-
-    return NGX_CONF_OK;
+    return app;
 }
 
 
-/* the directive's n-th parameter, NAME=VALUE */
+/*
+ * The directive's n-th parameter, NAME=VALUE.  The provider sees it first:
+ * it takes its own options, and may refuse a common option's value.
+ */
 
 static char *
-ngx_http_upbot_app_option(ngx_conf_t *cf,
-    const ngx_http_upbot_provider_kind_t *kind, ngx_http_upbot_app_t *app,
+ngx_http_upbot_app_option(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
     ngx_uint_t n, ngx_str_t *secret_file)
 {
-    u_char     *eq;
-    size_t      id_len, secret_len;
-    ngx_str_t   name, value, *option, *target;
+    u_char                           *eq;
+    ngx_int_t                         rc;
+    ngx_str_t                         name, value, *option, *target;
+    const ngx_http_upbot_provider_t  *provider = app->provider;
 
     option = (ngx_str_t *) cf->args->elts + n;
-
-    id_len = ngx_strlen(kind->id_option);
-    secret_len = ngx_strlen(kind->secret_option);
 
     eq = ngx_strlchr(option->data, option->data + option->len, '=');
     if (eq == NULL) {
@@ -252,79 +225,56 @@ ngx_http_upbot_app_option(ngx_conf_t *cf,
     value.data = eq + 1;
     value.len = option->data + option->len - value.data;
 
-    if (name.len == id_len
-        && ngx_strncmp(name.data, kind->id_option, id_len) == 0)
-    {
-        if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
-            && ngx_atoi(value.data, value.len) == NGX_ERROR)
-        {
-            goto invalid;
-        }
+    rc = provider->app_option ? provider->app_option(cf, app, &name, &value)
+                              : NGX_DECLINED;
 
+    switch (rc) {
+
+    case NGX_OK:
+        return NGX_CONF_OK;
+
+    case NGX_ERROR:
+        return NGX_CONF_ERROR;
+
+    case NGX_ABORT:
+        goto invalid;
+
+    default: /* NGX_DECLINED */
+        break;
+    }
+
+    if (ngx_http_upbot_is_option(&name, provider->id_option, "")) {
         target = &app->app_id;
 
-    } else if (name.len == secret_len
-               && ngx_strncmp(name.data, kind->secret_option, secret_len)
-                  == 0)
-    {
+    } else if (ngx_http_upbot_is_option(&name, provider->secret_option, "")) {
         target = &app->secret;
 
-    } else if (name.len == secret_len + 5
-               && ngx_strncmp(name.data, kind->secret_option, secret_len)
-                  == 0
-               && ngx_strncmp(name.data + secret_len, "_file", 5) == 0)
+    } else if (ngx_http_upbot_is_option(&name, provider->secret_option,
+                                        "_file"))
     {
         target = secret_file;
 
-    } else if (name.len == 8 && ngx_strncmp(name.data, "location", 8) == 0) {
+    } else if (ngx_http_upbot_is_option(&name, "location", "")) {
         if (value.data[0] != '/') {
             goto invalid;
         }
 
         target = &app->location;
 
-    } else if (name.len == 9 && ngx_strncmp(name.data, "url_field", 9) == 0) {
+    } else if (ngx_http_upbot_is_option(&name, "url_field", "")) {
         target = &app->url_field;
-
-    } else if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
-               && name.len == 10
-               && ngx_strncmp(name.data, "identifier", 10) == 0)
-    {
-        target = &app->identifier;
-
-    } else if (kind->source == NGX_HTTP_UPBOT_SOURCE_TIM
-               && name.len == 6 && ngx_strncmp(name.data, "expire", 6) == 0)
-    {
-        app->expire = ngx_parse_time(&value, 1);
-
-        /* remade at half its life: anything shorter is churn */
-        if (app->expire == (time_t) NGX_ERROR || app->expire < 600) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"expire=\" of app \"%V\", "
-                               "it must be at least 10m", &app->name);
-            return NGX_CONF_ERROR;
-        }
-
-        return NGX_CONF_OK;
 
     } else {
         goto unknown;
     }
 
-    if (value.len == 0) {
+    rc = ngx_http_upbot_app_set(cf, app, target, &name, &value);
+
+    if (rc == NGX_ABORT) {
         goto invalid;
     }
 
-    if (target->len) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "duplicate \"%V=\" of app \"%V\"", &name,
-                           &app->name);
-        return NGX_CONF_ERROR;
-    }
-
-    *target = value;
-
-    return NGX_CONF_OK;
+    return rc == NGX_OK ? NGX_CONF_OK : NGX_CONF_ERROR;
 
 invalid:
 
@@ -347,8 +297,107 @@ unknown:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid parameter %ui of app \"%V\" (not shown: "
                        "it may be a secret), expected %s",
-                       n, &app->name, kind->options);
+                       n, &app->name, provider->options);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * An option's string, once: NGX_OK, NGX_ABORT for an empty value (the
+ * caller says it is invalid), NGX_ERROR when said before.
+ */
+
+ngx_int_t
+ngx_http_upbot_app_set(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
+    ngx_str_t *target, ngx_str_t *name, ngx_str_t *value)
+{
+    if (value->len == 0) {
+        return NGX_ABORT;
+    }
+
+    if (target->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate \"%V=\" of app \"%V\"", name,
+                           &app->name);
+        return NGX_ERROR;
+    }
+
+    *target = *value;
+
+    return NGX_OK;
+}
+
+
+/* "name" is option followed by suffix */
+
+static ngx_uint_t
+ngx_http_upbot_is_option(ngx_str_t *name, const char *option,
+    const char *suffix)
+{
+    size_t  len, slen;
+
+    len = ngx_strlen(option);
+    slen = ngx_strlen(suffix);
+
+    return name->len == len + slen
+           && ngx_strncmp(name->data, option, len) == 0
+           && ngx_strncmp(name->data + len, suffix, slen) == 0;
+}
+
+
+/* the secret: inline, or read from its file */
+
+static char *
+ngx_http_upbot_app_secret(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
+    ngx_str_t *secret_file)
+{
+    const char  *option = app->provider->secret_option;
+
+    if (secret_file->len) {
+        if (app->secret.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\" has both \"%s=\" and \"%s_file=\"",
+                               &app->name, option, option);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_conf_full_name(cf->cycle, secret_file, 1) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_http_upbot_read_file(cf, secret_file, cf->pool, &app->secret)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a trailing newline is the editor's, not the secret's */
+
+        while (app->secret.len
+               && (app->secret.data[app->secret.len - 1] == '\n'
+                   || app->secret.data[app->secret.len - 1] == '\r'
+                   || app->secret.data[app->secret.len - 1] == ' '
+                   || app->secret.data[app->secret.len - 1] == '\t'))
+        {
+            app->secret.len--;
+        }
+
+        if (app->secret.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "app \"%V\": \"%V\" is empty", &app->name,
+                               secret_file);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (app->secret.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"%s=\" or \"%s_file=\"",
+                           &app->name, option, option);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -397,11 +446,11 @@ ngx_http_upbot_app_locations(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
 
     for (k = 0; k < umcf->apps.nelts; k++) {
 
-        /* Tencent's calls go to the location itself, Yunxin's below it */
+        /* a call goes to the location itself, or below it */
 
         uri = app[k].location;
 
-        if (app[k].source == NGX_HTTP_UPBOT_SOURCE_YUNXIN) {
+        if (app[k].provider->id_in_path) {
             uri.data = ngx_pnalloc(cf->temp_pool, app[k].location.len + 2);
             if (uri.data == NULL) {
                 return NGX_ERROR;
@@ -853,12 +902,13 @@ ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w, yajl_status st,
 
 ngx_int_t
 ngx_http_upbot_reply_init(ngx_http_upbot_reply_t *reply, ngx_pool_t *pool,
-    ngx_uint_t source, ngx_str_t *url_field, ngx_uint_t n)
+    const ngx_http_upbot_provider_t *provider, ngx_str_t *url_field,
+    ngx_uint_t n)
 {
     ngx_memzero(reply, sizeof(ngx_http_upbot_reply_t));
 
     reply->pool = pool;
-    reply->source = source;
+    reply->provider = provider;
     reply->url_field = *url_field;
     reply->error = -1;
 
@@ -875,13 +925,8 @@ ngx_http_upbot_reply_init(ngx_http_upbot_reply_t *reply, ngx_pool_t *pool,
     }
 
     reply->walk->reply = reply;
-
-    if (source == NGX_HTTP_UPBOT_SOURCE_TIM) {
-        ngx_http_upbot_tim_reader(reply->walk);
-
-    } else {
-        ngx_http_upbot_yunxin_reader(reply->walk);
-    }
+    reply->walk->scalar = provider->scalar;
+    reply->walk->map = provider->map;
 
     return ngx_http_upbot_walk_start(reply->walk);
 }
@@ -926,9 +971,7 @@ ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply)
     rc = ngx_http_upbot_walk_finish(reply->walk, &reply->why);
 
     if (rc == NGX_OK) {
-        rc = (reply->source == NGX_HTTP_UPBOT_SOURCE_TIM)
-             ? ngx_http_upbot_tim_check(reply, &reply->why)
-             : ngx_http_upbot_yunxin_check(reply, &reply->why);
+        rc = reply->provider->check(reply);
     }
 
     if (rc == NGX_DECLINED) {
@@ -940,16 +983,28 @@ ngx_http_upbot_reply_finish(ngx_http_upbot_reply_t *reply)
 
 
 /*
- * Whether a group's strings go into answers as they are: worked out once,
- * when the facts come, rather than on every answer.
+ * What the provider said of a group, as facts: its strings stay where the
+ * answer put them; whether they need escaping in answers is worked out
+ * once, here, rather than on every answer.
  */
 
-ngx_uint_t
-ngx_http_upbot_facts_plain(ngx_http_upbot_fetched_t *f)
+void
+ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
+    ngx_http_upbot_fetched_t *f)
 {
-    return ngx_http_upbot_json_plain(f->name.data, f->name.len)
-           && ngx_http_upbot_json_plain(f->face_url.data, f->face_url.len)
-           && ngx_http_upbot_json_plain(f->url.data, f->url.len);
+    ngx_memzero(facts, sizeof(ngx_http_upbot_facts_t));
+
+    facts->known = 1;
+    facts->gone = f->error != 0;
+    facts->name = f->name;
+    facts->face_url = f->face_url;
+    facts->url = f->url;
+    facts->members = f->members > 0 ? f->members : 0;
+    facts->max_members = f->max_members > 0 ? f->max_members : 0;
+    facts->plain = ngx_http_upbot_json_plain(f->name.data, f->name.len)
+                   && ngx_http_upbot_json_plain(f->face_url.data,
+                                                f->face_url.len)
+                   && ngx_http_upbot_json_plain(f->url.data, f->url.len);
 }
 
 
@@ -970,6 +1025,38 @@ ngx_http_upbot_reply_group(ngx_http_upbot_reply_t *reply)
     g->max_members = -1;
 
     return g;
+}
+
+
+/* a header of the call's request */
+
+ngx_int_t
+ngx_http_upbot_call_header(ngx_http_upbot_call_t *call, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    if (call->nheaders == NGX_HTTP_UPBOT_CALL_HEADERS) {
+        return NGX_ERROR;
+    }
+
+    h = &call->headers[call->nheaders++];
+
+    ngx_memzero(h, sizeof(ngx_table_elt_t));
+
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    h->lowcase_key = ngx_pnalloc(call->pool, h->key.len);
+    if (h->lowcase_key == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = ngx_hash_strlow(h->lowcase_key, h->key.data, h->key.len);
+
+    return NGX_OK;
 }
 
 

@@ -3,8 +3,9 @@
  * Copyright (C) 2026, the upbot authors
  *
  * Tencent Cloud IM, v4/group_open_http_svc/get_group_info (seed 002):
- * the UserSig (TLSSigAPIv2), the request body and the answer.  Pure: no
- * request, no I/O; the subrequest is ngx_http_upbot_fetch.c's.
+ * the app's options, the UserSig (TLSSigAPIv2), the request and the
+ * answer.  No I/O: the subrequest that carries the call is
+ * ngx_http_upbot_fetch.c's.
  */
 
 
@@ -12,17 +13,242 @@
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <zlib.h>
 
 
 #define NGX_HTTP_UPBOT_TIM_JSON_MAX  256    /* the sig document less the id */
 
+/* the most groups get_group_info takes in one call */
+#define NGX_HTTP_UPBOT_TIM_BATCH     50
 
+
+typedef struct {
+    ngx_str_t                       identifier;  /* the App admin */
+    time_t                          expire;      /* of a UserSig */
+
+    /* per worker: the UserSig in use and when it was made */
+    u_char                         *usersig;
+    size_t                          usersig_len;
+    time_t                          usersig_time;
+} ngx_http_upbot_tim_app_t;
+
+
+static void *ngx_http_upbot_tim_create_app(ngx_conf_t *cf);
+static ngx_int_t ngx_http_upbot_tim_app_option(ngx_conf_t *cf,
+    ngx_http_upbot_app_t *app, ngx_str_t *name, ngx_str_t *value);
+static char *ngx_http_upbot_tim_init_app(ngx_conf_t *cf,
+    ngx_http_upbot_app_t *app);
+static ngx_int_t ngx_http_upbot_tim_create_request(
+    ngx_http_upbot_call_t *call);
 static ngx_int_t ngx_http_upbot_tim_scalar(ngx_http_upbot_walk_t *w,
     ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
 static ngx_int_t ngx_http_upbot_tim_map(ngx_http_upbot_walk_t *w,
     ngx_uint_t open);
+static ngx_int_t ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply);
+static ngx_http_upbot_fetched_t *ngx_http_upbot_tim_find(
+    ngx_http_upbot_reply_t *reply, ngx_http_upbot_group_t *group);
+static ngx_uint_t ngx_http_upbot_tim_gone(ngx_int_t error);
+
+
+const ngx_http_upbot_provider_t  ngx_http_upbot_tim_provider = {
+    ngx_string("tim"),
+    "sdkappid",
+    "key",
+    "sdkappid=, identifier=, key=, key_file=, location=, expire= "
+    "or url_field=",
+    NGX_HTTP_UPBOT_TIM_BATCH,
+    0,                                  /* ErrorCode 0: it went well */
+    0,                                  /* POST to the location itself */
+    ngx_http_upbot_tim_create_app,
+    ngx_http_upbot_tim_app_option,
+    ngx_http_upbot_tim_init_app,
+    NULL,                               /* a group id is taken as it is */
+    ngx_http_upbot_tim_create_request,
+    ngx_http_upbot_tim_scalar,
+    ngx_http_upbot_tim_map,
+    ngx_http_upbot_tim_check,
+    ngx_http_upbot_tim_find,
+    ngx_http_upbot_tim_gone
+};
+
+
+static void *
+ngx_http_upbot_tim_create_app(ngx_conf_t *cf)
+{
+    ngx_http_upbot_tim_app_t  *tapp;
+
+    tapp = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_tim_app_t));
+    if (tapp == NULL) {
+        return NULL;
+    }
+
+    tapp->expire = NGX_CONF_UNSET;
+
+    return tapp;
+}
+
+
+/* identifier= and expire=; sdkappid= is a number */
+
+static ngx_int_t
+ngx_http_upbot_tim_app_option(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    ngx_http_upbot_tim_app_t  *tapp = app->conf;
+
+    if (name->len == 8 && ngx_strncmp(name->data, "sdkappid", 8) == 0) {
+        return ngx_atoi(value->data, value->len) == NGX_ERROR
+               ? NGX_ABORT : NGX_DECLINED;
+    }
+
+    if (name->len == 10 && ngx_strncmp(name->data, "identifier", 10) == 0) {
+        return ngx_http_upbot_app_set(cf, app, &tapp->identifier, name,
+                                      value);
+    }
+
+    if (name->len == 6 && ngx_strncmp(name->data, "expire", 6) == 0) {
+        tapp->expire = ngx_parse_time(value, 1);
+
+        /* remade at half its life: anything shorter is churn */
+        if (tapp->expire == (time_t) NGX_ERROR || tapp->expire < 600) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"expire=\" of app \"%V\", "
+                               "it must be at least 10m", &app->name);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static char *
+ngx_http_upbot_tim_init_app(ngx_conf_t *cf, ngx_http_upbot_app_t *app)
+{
+    u_char                    *p;
+    ngx_http_upbot_tim_app_t  *tapp = app->conf;
+
+    if (tapp->identifier.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "app \"%V\" has no \"identifier=\"", &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* it goes into the UserSig's JSON and the query string as is */
+
+    for (p = tapp->identifier.data;
+         p < tapp->identifier.data + tapp->identifier.len;
+         p++)
+    {
+        if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\'
+            || *p == '&' || *p == '%' || *p == '+' || *p == '#')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"identifier=\" of app \"%V\"",
+                               &app->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (tapp->identifier.len > 128) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"identifier=\" of app \"%V\" is longer "
+                           "than 128 bytes", &app->name);
+        return NGX_CONF_ERROR;
+    }
+
+    tapp->usersig = ngx_pnalloc(cf->pool,
+                        ngx_http_upbot_tim_usersig_size(tapp->identifier.len));
+    if (tapp->usersig == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (tapp->expire == NGX_CONF_UNSET) {
+        tapp->expire = 86400;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * POST {location}?sdkappid=&identifier=&usersig=&random=&contenttype=json
+ * with {"GroupIdList":[...],"ResponseFilter":{...}}.  The UserSig is made
+ * once per worker and app, and remade at half its life.
+ */
+
+static ngx_int_t
+ngx_http_upbot_tim_create_request(ngx_http_upbot_call_t *call)
+{
+    time_t                     now;
+    uint32_t                   random;
+    ngx_str_t                 *args;
+    ngx_http_upbot_app_t      *app = call->app;
+    ngx_http_upbot_tim_app_t  *tapp = app->conf;
+
+    now = ngx_time();
+
+    if (tapp->usersig_len == 0
+        || now - tapp->usersig_time >= tapp->expire / 2
+        || now < tapp->usersig_time)
+    {
+        if (ngx_http_upbot_tim_usersig(&tapp->identifier, &app->app_id,
+                                       &app->secret, now, tapp->expire,
+                                       tapp->usersig, &tapp->usersig_len)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, call->log, 0,
+                          "upbot: %V: cannot make a UserSig", &app->name);
+            return NGX_ERROR;
+        }
+
+        tapp->usersig_time = now;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, call->log, 0,
+                       "upbot: %V: UserSig made, good for %T s",
+                       &app->name, tapp->expire);
+    }
+
+    if (RAND_bytes((u_char *) &random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    call->uri = app->location;
+
+    args = &call->args;
+
+    args->len = sizeof("sdkappid=&identifier=&usersig=&random="
+                       "&contenttype=json") - 1
+                + app->app_id.len + tapp->identifier.len + tapp->usersig_len
+                + NGX_INT32_LEN;
+
+    args->data = ngx_pnalloc(call->pool, args->len);
+    if (args->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    args->len = ngx_sprintf(args->data,
+                            "sdkappid=%V&identifier=%V&usersig=%*s"
+                            "&random=%uD&contenttype=json",
+                            &app->app_id, &tapp->identifier,
+                            tapp->usersig_len, tapp->usersig, random)
+                - args->data;
+
+    if (ngx_http_upbot_tim_body(call->pool, call->groups, call->n,
+                                &app->url_field, &call->body)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_upbot_call_header(call, "Content-Type",
+                                      (u_char *) "application/json",
+                                      sizeof("application/json") - 1);
+}
 
 
 /* the largest UserSig an identifier of this length makes */
@@ -141,8 +367,8 @@ ngx_http_upbot_tim_usersig(ngx_str_t *identifier, ngx_str_t *sdkappid,
  */
 
 ngx_int_t
-ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
-    ngx_str_t *url_field, ngx_str_t *body)
+ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_http_upbot_group_t **groups,
+    ngx_uint_t n, ngx_str_t *url_field, ngx_str_t *body)
 {
     u_char      *p;
     size_t       len;
@@ -160,7 +386,8 @@ ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
 
     for (i = 0; i < n; i++) {
         len += sizeof("\"\",") - 1
-               + ngx_http_upbot_json_escaped_len(ids[i]->data, ids[i]->len);
+               + ngx_http_upbot_json_escaped_len(groups[i]->id.data,
+                                                 groups[i]->id.len);
     }
 
     p = ngx_pnalloc(pool, len);
@@ -178,7 +405,8 @@ ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
         }
 
         *p++ = '"';
-        p = ngx_http_upbot_json_escape(p, ids[i]->data, ids[i]->len);
+        p = ngx_http_upbot_json_escape(p, groups[i]->id.data,
+                                       groups[i]->id.len);
         *p++ = '"';
     }
 
@@ -198,19 +426,11 @@ ngx_http_upbot_tim_body(ngx_pool_t *pool, ngx_str_t **ids, ngx_uint_t n,
  * "MaxMemberNum":N,"AppDefinedData":[{"Key":...,"Value":...}]}]}
  */
 
-void
-ngx_http_upbot_tim_reader(ngx_http_upbot_walk_t *w)
-{
-    w->scalar = ngx_http_upbot_tim_scalar;
-    w->map = ngx_http_upbot_tim_map;
-}
-
-
-ngx_int_t
-ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
+static ngx_int_t
+ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply)
 {
     if (reply->error == -1) {
-        ngx_str_set(error, "no \"ErrorCode\"");
+        ngx_str_set(&reply->why, "no \"ErrorCode\"");
         return NGX_DECLINED;
     }
 
@@ -218,11 +438,43 @@ ngx_http_upbot_tim_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
         && (reply->status.len != 2
             || ngx_strncmp(reply->status.data, "OK", 2) != 0))
     {
-        ngx_str_set(error, "\"ActionStatus\" is not \"OK\"");
+        ngx_str_set(&reply->why, "\"ActionStatus\" is not \"OK\"");
         return NGX_DECLINED;
     }
 
     return NGX_OK;
+}
+
+
+/* a group's entry in GroupInfo, by its id */
+
+static ngx_http_upbot_fetched_t *
+ngx_http_upbot_tim_find(ngx_http_upbot_reply_t *reply,
+    ngx_http_upbot_group_t *group)
+{
+    ngx_uint_t                 i;
+    ngx_http_upbot_fetched_t  *f;
+
+    f = reply->groups.elts;
+
+    for (i = 0; i < reply->groups.nelts; i++) {
+        if (f[i].id.len == group->id.len
+            && ngx_strncmp(f[i].id.data, group->id.data, group->id.len) == 0)
+        {
+            return &f[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* 10010: no such group (or dismissed); 10015: an invalid group id */
+
+static ngx_uint_t
+ngx_http_upbot_tim_gone(ngx_int_t error)
+{
+    return error == 10010 || error == 10015;
 }
 
 

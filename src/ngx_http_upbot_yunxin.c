@@ -3,16 +3,28 @@
  * Copyright (C) 2026, the upbot authors
  *
  * NetEase Yunxin IM, GET /im/v2.1/teams/{team_id}?team_type=N (seed 003):
- * the CheckSum of the request headers and the answer.  Pure: no request,
- * no I/O; the subrequest is ngx_http_upbot_fetch.c's.
+ * a row's TEAM_ID/TEAM_TYPE, the request with its CheckSum and the answer.
+ * No I/O: the subrequest that carries the call is ngx_http_upbot_fetch.c's.
  */
 
 
 #include "ngx_http_upbot.h"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 
+#define NGX_HTTP_UPBOT_NONCE_LEN    32
+
+
+static char *ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *code,
+    ngx_str_t *value, ngx_http_upbot_group_t *group);
+static ngx_int_t ngx_http_upbot_yunxin_create_request(
+    ngx_http_upbot_call_t *call);
+static ngx_int_t ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply);
+static ngx_http_upbot_fetched_t *ngx_http_upbot_yunxin_find(
+    ngx_http_upbot_reply_t *reply, ngx_http_upbot_group_t *group);
+static ngx_uint_t ngx_http_upbot_yunxin_gone(ngx_int_t error);
 static ngx_int_t ngx_http_upbot_yunxin_scalar(ngx_http_upbot_walk_t *w,
     ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
@@ -21,6 +33,143 @@ static ngx_int_t ngx_http_upbot_yunxin_map(ngx_http_upbot_walk_t *w,
 static ngx_int_t ngx_http_upbot_yunxin_extension(ngx_http_upbot_walk_t *w,
     ngx_http_upbot_reply_type_e type, const u_char *s, size_t len,
     long long n);
+
+
+const ngx_http_upbot_provider_t  ngx_http_upbot_yunxin_provider = {
+    ngx_string("yunxin"),
+    "appkey",
+    "secret",
+    "appkey=, secret=, secret_file=, location= or url_field=",
+    1,                                  /* a team a call */
+    200,                                /* "code": 200 is success */
+    1,                                  /* GET LOCATION/TEAM_ID */
+    NULL,                               /* no options of its own */
+    NULL,
+    NULL,
+    ngx_http_upbot_yunxin_group_id,
+    ngx_http_upbot_yunxin_create_request,
+    ngx_http_upbot_yunxin_scalar,
+    ngx_http_upbot_yunxin_map,
+    ngx_http_upbot_yunxin_check,
+    ngx_http_upbot_yunxin_find,
+    ngx_http_upbot_yunxin_gone
+};
+
+
+/* a row's group is TEAM_ID/TEAM_TYPE, the type 1 or 2 */
+
+static char *
+ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *code,
+    ngx_str_t *value, ngx_http_upbot_group_t *group)
+{
+    u_char  *p;
+
+    p = value->data + value->len;
+
+    while (p > value->data && p[-1] != '/') {
+        p--;
+    }
+
+    if (p == value->data || p - 1 == value->data
+        || value->data + value->len - p != 1
+        || (*p != '1' && *p != '2'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid team \"%V\" of code \"%V\", "
+                           "expected TEAM_ID/1 or TEAM_ID/2", value, code);
+        return NGX_CONF_ERROR;
+    }
+
+    group->type = *p - '0';
+    group->id.len = p - 1 - value->data;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * GET {location}/{team_id}?team_type=N with AppKey, Nonce, CurTime,
+ * CheckSum made fresh, and the trace id as X-custom-traceid.  nginx's
+ * proxy escapes the team id in the path.
+ */
+
+static ngx_int_t
+ngx_http_upbot_yunxin_create_request(ngx_http_upbot_call_t *call)
+{
+    u_char                  *p, *nonce, *curtime, *sum;
+    u_char                   rnd[NGX_HTTP_UPBOT_NONCE_LEN / 2];
+    ngx_str_t                n, t;
+    ngx_http_upbot_app_t    *app = call->app;
+    ngx_http_upbot_group_t  *group = call->groups[0];
+
+    call->uri.len = app->location.len + 1 + group->id.len;
+    call->uri.data = ngx_pnalloc(call->pool, call->uri.len);
+    if (call->uri.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(call->uri.data, app->location.data, app->location.len);
+
+    if (p[-1] != '/') {
+        *p++ = '/';
+    }
+
+    p = ngx_cpymem(p, group->id.data, group->id.len);
+    call->uri.len = p - call->uri.data;
+
+    call->args.data = ngx_pnalloc(call->pool,
+                                  sizeof("team_type=") - 1 + NGX_INT_T_LEN);
+    if (call->args.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    call->args.len = ngx_sprintf(call->args.data, "team_type=%ui",
+                                 group->type)
+                     - call->args.data;
+
+    nonce = ngx_pnalloc(call->pool, NGX_HTTP_UPBOT_NONCE_LEN + NGX_TIME_T_LEN
+                                    + 40);
+    if (nonce == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(nonce, rnd, sizeof(rnd));
+
+    curtime = nonce + NGX_HTTP_UPBOT_NONCE_LEN;
+    sum = ngx_sprintf(curtime, "%T", ngx_time());
+
+    n.data = nonce;
+    n.len = NGX_HTTP_UPBOT_NONCE_LEN;
+    t.data = curtime;
+    t.len = sum - curtime;
+
+    if (ngx_http_upbot_yunxin_checksum(&app->secret, &n, &t, sum) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upbot_call_header(call, "AppKey", app->app_id.data,
+                                   app->app_id.len)
+        != NGX_OK
+        || ngx_http_upbot_call_header(call, "Nonce", n.data, n.len) != NGX_OK
+        || ngx_http_upbot_call_header(call, "CurTime", t.data, t.len)
+           != NGX_OK
+        || ngx_http_upbot_call_header(call, "CheckSum", sum, 40) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (call->trace_id.len == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_upbot_call_header(call, "X-custom-traceid",
+                                      call->trace_id.data,
+                                      call->trace_id.len);
+}
 
 
 /* CheckSum: lowercase hex SHA1(AppSecret + Nonce + CurTime), 40 bytes */
@@ -63,23 +212,15 @@ ngx_http_upbot_yunxin_checksum(ngx_str_t *secret, ngx_str_t *nonce,
  * "server_extension":"{...}"}}}; the team may also be straight in "data".
  */
 
-void
-ngx_http_upbot_yunxin_reader(ngx_http_upbot_walk_t *w)
-{
-    w->scalar = ngx_http_upbot_yunxin_scalar;
-    w->map = ngx_http_upbot_yunxin_map;
-}
-
-
-ngx_int_t
-ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
+static ngx_int_t
+ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply)
 {
     ngx_str_t                  ignored;
     ngx_http_upbot_walk_t     *w;
     ngx_http_upbot_fetched_t  *g;
 
     if (reply->error == -1) {
-        ngx_str_set(error, "no \"code\"");
+        ngx_str_set(&reply->why, "no \"code\"");
         return NGX_DECLINED;
     }
 
@@ -90,12 +231,12 @@ ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
     g = reply->groups.elts;
 
     if (reply->groups.nelts == 0) {
-        ngx_str_set(error, "no \"data\"");
+        ngx_str_set(&reply->why, "no \"data\"");
         return NGX_DECLINED;
     }
 
     if (g->name.data == NULL && g->max_members == -1) {
-        ngx_str_set(error, "no team in \"data\"");
+        ngx_str_set(&reply->why, "no team in \"data\"");
         return NGX_DECLINED;
     }
 
@@ -124,6 +265,42 @@ ngx_http_upbot_yunxin_check(ngx_http_upbot_reply_t *reply, ngx_str_t *error)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The one team of the answer.  A team that is gone is said by the whole
+ * answer's code: it is then the team's error.
+ */
+
+static ngx_http_upbot_fetched_t *
+ngx_http_upbot_yunxin_find(ngx_http_upbot_reply_t *reply,
+    ngx_http_upbot_group_t *group)
+{
+    ngx_http_upbot_fetched_t  *g;
+
+    if (reply->groups.nelts) {
+        g = reply->groups.elts;
+
+    } else {
+        g = ngx_http_upbot_reply_group(reply);
+        if (g == NULL) {
+            return NULL;
+        }
+    }
+
+    g->error = (reply->error == 200) ? 0 : reply->error;
+
+    return g;
+}
+
+
+/* 108404: no such team; 108302: not an advanced team (no longer one) */
+
+static ngx_uint_t
+ngx_http_upbot_yunxin_gone(ngx_int_t error)
+{
+    return error == 108404 || error == 108302;
 }
 
 
