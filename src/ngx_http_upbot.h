@@ -2,10 +2,11 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * Types shared by the parts of ngx_http_upbot_module.  A request goes
- * body (method, type, read) -> parse -> auth -> codes (look up) -> pick ->
- * respond for GetMediaInfo, and body -> parse -> events (store) -> respond
- * for ReportMediaEvent.
+ * Types shared by the parts of ngx_http_upbot_module.  A GetMediaInfo
+ * goes body (method, type) -> auth (token) -> body (read) -> parse ->
+ * media_info: codes (the code) -> lookup (cache, fetch: the pool's facts)
+ * -> pick -> respond; a ReportMediaEvent goes body -> auth -> body ->
+ * parse -> media_event: events (store) -> respond.
  */
 
 

@@ -523,9 +523,9 @@ ngx_http_upbot_fetch_resume(ngx_http_request_t *r)
 
         call->reported = 1;
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: call ended: %V, status:%ui, %M ms",
-                       &call->app->name, call->status,
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: call ended: %V, after %M ms",
+                       &call->app->name,
                        (ngx_msec_t) (ngx_current_msec - call->start));
 
         if (--fetch->pending == 0) {

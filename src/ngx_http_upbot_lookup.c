@@ -35,6 +35,9 @@
 
 static ngx_int_t ngx_http_upbot_lookup_look(ngx_http_request_t *r,
     ngx_http_upbot_lookup_t *lk, ngx_uint_t claim);
+static ngx_uint_t ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_lookup_t *lk,
+    ngx_uint_t i, ngx_uint_t claim, ngx_msec_t *until);
 static void ngx_http_upbot_lookup_fetched(ngx_http_request_t *r,
     ngx_http_upbot_call_t *call);
 static void ngx_http_upbot_lookup_keep(ngx_http_upbot_lookup_t *lk,
@@ -132,7 +135,6 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
     ngx_msec_t                   until;
     ngx_http_upbot_seen_t       *seen;
     ngx_http_upbot_group_t      *group;
-    ngx_http_upbot_cached_t      cached;
     ngx_http_upbot_main_conf_t  *umcf;
 
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
@@ -163,50 +165,10 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
             seen->state = NGX_HTTP_UPBOT_FACTS_FRESH;
             fresh = 0;
 
-        } else {
-            ngx_http_upbot_cache_look(umcf, r->pool, group, claim, &cached);
-
-            if (cached.state != NGX_HTTP_UPBOT_FACTS_FRESH) {
-                fresh = 0;
-
-            } else if ((ngx_msec_int_t) (cached.fresh_until - until) < 0) {
-                until = cached.fresh_until;
-            }
-
-            seen->state = cached.state;
-            seen->busy = cached.busy;
-            seen->facts = cached.facts;
-            lk->facts[i] = cached.state ? &seen->facts : NULL;
-
-            if (cached.claimed) {
-                lk->fetch[lk->nfetch++] = i;
-
-                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "upbot: claimed group \"%V\"", &group->key);
-
-            } else if (cached.state == NGX_HTTP_UPBOT_FACTS_NONE) {
-
-                if (cached.busy) {
-                    lk->blocked = 1;
-
-                    if ((ngx_msec_int_t) (cached.lock_until - lk->lock_until)
-                        < 0)
-                    {
-                        lk->lock_until = cached.lock_until;
-                    }
-
-                    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                                   "upbot: group \"%V\" is being fetched "
-                                   "by another request", &group->key);
-
-                } else if (cached.failed) {
-                    lk->failed = 1;
-
-                    if (lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT) {
-                        lk->fail_status = cached.fail_status;
-                    }
-                }
-            }
+        } else if (!ngx_http_upbot_lookup_cached(r, umcf, lk, i, claim,
+                                                 &until))
+        {
+            fresh = 0;
         }
 
         if (lk->first
@@ -254,6 +216,68 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The i-th group, live, as the cache has it: claimed to be fetched, or
+ * blocking the look-up while another request fetches it.  Whether its
+ * facts are fresh; *until: when the freshest view must end.
+ */
+
+static ngx_uint_t
+ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_lookup_t *lk,
+    ngx_uint_t i, ngx_uint_t claim, ngx_msec_t *until)
+{
+    ngx_http_upbot_seen_t    *seen = &lk->seen[i];
+    ngx_http_upbot_group_t   *group = &lk->code->groups[i];
+    ngx_http_upbot_cached_t   cached;
+
+    ngx_http_upbot_cache_look(umcf, r->pool, group, claim, &cached);
+
+    seen->state = cached.state;
+    seen->busy = cached.busy;
+    seen->facts = cached.facts;
+    lk->facts[i] = cached.state ? &seen->facts : NULL;
+
+    if (cached.claimed) {
+        lk->fetch[lk->nfetch++] = i;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: claimed group \"%V\"", &group->key);
+
+    } else if (cached.state == NGX_HTTP_UPBOT_FACTS_NONE) {
+
+        if (cached.busy) {
+            lk->blocked = 1;
+
+            if ((ngx_msec_int_t) (cached.lock_until - lk->lock_until) < 0) {
+                lk->lock_until = cached.lock_until;
+            }
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "upbot: group \"%V\" is being fetched by another "
+                           "request", &group->key);
+
+        } else if (cached.failed) {
+            lk->failed = 1;
+
+            if (lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT) {
+                lk->fail_status = cached.fail_status;
+            }
+        }
+    }
+
+    if (cached.state != NGX_HTTP_UPBOT_FACTS_FRESH) {
+        return 0;
+    }
+
+    if ((ngx_msec_int_t) (cached.fresh_until - *until) < 0) {
+        *until = cached.fresh_until;
+    }
+
+    return 1;
 }
 
 
@@ -489,6 +513,15 @@ ngx_http_upbot_lookup_wake(ngx_event_t *ev)
                                                NGX_HTTP_UPBOT_WAIT_STEP));
             return;
         }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "upbot: code \"%V\" woken: %s", &lk->code->code,
+                       left > 0 ? "the zone changed" : "the lock expired");
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "upbot: code \"%V\" woken: a call of this worker "
+                       "ended", &lk->code->code);
     }
 
     if (ev->timer_set) {
@@ -497,9 +530,6 @@ ngx_http_upbot_lookup_wake(ngx_event_t *ev)
 
     ngx_queue_remove(&lk->queue);
     lk->queue.next = NULL;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "upbot: code \"%V\" woken", &lk->code->code);
 
     rc = ngx_http_upbot_lookup_look(r, lk, 1);
 
