@@ -34,6 +34,9 @@
 #define NGX_HTTP_UPBOT_STORE_FAILED     1006
 #define NGX_HTTP_UPBOT_BAD_METHOD       1007
 
+/* rows of the error table (ngx_http_upbot_respond.c), one per ret above */
+#define NGX_HTTP_UPBOT_NERRORS          8
+
 
 #define NGX_HTTP_UPBOT_PICK_FIRST       0
 #define NGX_HTTP_UPBOT_PICK_SPREAD      1
@@ -162,7 +165,7 @@ typedef struct {
     ngx_msec_t                      retry;
     ngx_uint_t                      cache_set;
     ngx_int_t                       request_id_index;
-    ngx_str_t                       bodies[8];   /* a row of the error table */
+    ngx_str_t                       bodies[NGX_HTTP_UPBOT_NERRORS];
 } ngx_http_upbot_main_conf_t;
 
 

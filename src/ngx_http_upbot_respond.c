@@ -42,8 +42,10 @@ static ngx_http_upbot_error_t  ngx_http_upbot_errors[] = {
 };
 
 
-#define NGX_HTTP_UPBOT_NERRORS                                               \
-    (sizeof(ngx_http_upbot_errors) / sizeof(ngx_http_upbot_error_t))
+/* bodies[] has a place per row: a row more or fewer fails the build */
+typedef char  ngx_http_upbot_errors_match_bodies[
+    (sizeof(ngx_http_upbot_errors) / sizeof(ngx_http_upbot_error_t)
+     == NGX_HTTP_UPBOT_NERRORS) ? 1 : -1];
 
 
 static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
