@@ -231,8 +231,6 @@ static ngx_int_t
 ngx_http_upbot_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                *p;
-    size_t                 i;
     ngx_str_t             *s;
     ngx_http_upbot_ctx_t  *ctx;
 
@@ -250,31 +248,24 @@ ngx_http_upbot_variable_str(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = s->len;
-    v->data = s->data;
-
     /*
      * code and trace id are the client's bytes: a variable may end up in a
      * header, so control characters are shown as "?"
      */
 
-    for (p = s->data; p < s->data + s->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            break;
-        }
-    }
+    if (ngx_http_upbot_is_printable(s->data, s->len, 0)) {
+        v->data = s->data;
 
-    if (p < s->data + s->len) {
+    } else {
         v->data = ngx_pnalloc(r->pool, s->len);
         if (v->data == NULL) {
             return NGX_ERROR;
         }
 
-        for (i = 0; i < s->len; i++) {
-            v->data[i] = (s->data[i] < 0x20 || s->data[i] == 0x7f)
-                         ? '?' : s->data[i];
-        }
+        ngx_http_upbot_printable(v->data, s->data, s->len, 0);
     }
+
+    v->len = s->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

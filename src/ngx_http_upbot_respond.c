@@ -243,14 +243,10 @@ ngx_http_upbot_fail(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     last = ngx_vslprintf(p, p + NGX_HTTP_UPBOT_REASON_LEN, fmt, args);
     va_end(args);
 
+    ngx_http_upbot_printable(p, p, last - p, 0);
+
     ctx->error.data = p;
     ctx->error.len = last - p;
-
-    for ( /* void */ ; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            *p = '?';
-        }
-    }
 
     trace_id = ngx_http_upbot_trace_id(r, ctx);
     if (trace_id == NULL) {
@@ -294,7 +290,7 @@ ngx_http_upbot_add_header(ngx_http_request_t *r, const char *name,
 ngx_str_t *
 ngx_http_upbot_trace_id(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx)
 {
-    u_char  *p, *src;
+    u_char  *p;
 
     if (ctx->trace_safe.data || ctx->trace_id.len == 0) {
         return &ctx->trace_safe;
@@ -305,14 +301,10 @@ ngx_http_upbot_trace_id(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx)
         return NULL;
     }
 
+    ngx_http_upbot_printable(p, ctx->trace_id.data, ctx->trace_id.len, 1);
+
     ctx->trace_safe.data = p;
     ctx->trace_safe.len = ctx->trace_id.len;
-
-    for (src = ctx->trace_id.data; p < ctx->trace_safe.data
-                                       + ctx->trace_safe.len; p++, src++)
-    {
-        *p = (*src < 0x20 || *src == 0x7f || *src == '"') ? '?' : *src;
-    }
 
     return &ctx->trace_safe;
 }
