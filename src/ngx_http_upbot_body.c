@@ -17,8 +17,6 @@
 
 
 static ngx_int_t ngx_http_upbot_is_json(ngx_http_request_t *r);
-static ngx_inline ngx_uint_t ngx_http_upbot_is_16(const u_char *p,
-    const char *s);
 static ngx_int_t ngx_http_upbot_refuse_early(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     ngx_str_t *reason);
@@ -121,10 +119,13 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
         p++;
     }
 
-    /* as clients write it, else in any case */
+    /*
+     * as clients write it, else in any case: ngx_strncasecmp() alone took
+     * 280 instructions a request more (bench.pl, BENCH_ONLY=ir)
+     */
 
     if (last - p < 16
-        || (!ngx_http_upbot_is_16(p, "application/json")
+        || (ngx_memcmp(p, "application/json", 16) != 0
             && ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0))
     {
         return NGX_DECLINED;
@@ -135,20 +136,6 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
     }
 
     return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* 16 bytes equal, in two words */
-
-static ngx_inline ngx_uint_t
-ngx_http_upbot_is_16(const u_char *p, const char *s)
-{
-    uint64_t  a[2], b[2];
-
-    ngx_memcpy(a, p, 16);
-    ngx_memcpy(b, s, 16);
-
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
 
