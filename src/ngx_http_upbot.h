@@ -182,8 +182,6 @@ typedef struct {
     ngx_uint_t                      max_items;
     size_t                          max_string_length;
     ngx_uint_t                      max_json_depth;
-    unsigned                        tokens_set:1;
-    unsigned                        event_log_set:1;
 } ngx_http_upbot_loc_conf_t;
 
 

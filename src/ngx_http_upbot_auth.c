@@ -53,11 +53,9 @@ ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value, name;
 
-    if (ulcf->tokens_set) {
+    if (ulcf->tokens != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
-
-    ulcf->tokens_set = 1;
 
     value = cf->args->elts;
 

@@ -54,11 +54,9 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
 
-    if (ulcf->event_log_set) {
+    if (ulcf->event_log != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
-
-    ulcf->event_log_set = 1;
 
     value = cf->args->elts;
 
