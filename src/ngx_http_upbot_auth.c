@@ -347,6 +347,9 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
         && memo->len == len
         && ngx_http_upbot_token_same(memo->data, p, len))
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: token as before on this connection");
+
         ctx->token_label = *memo->label;
         return NGX_OK;
     }

@@ -49,6 +49,9 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_upbot_module);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: %V request", &ctx->api->name);
+
     if (r->method != NGX_HTTP_POST) {
         ngx_str_set(&reason, "method not allowed");
         return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
@@ -69,11 +72,19 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: token refused: %V", &ctx->error);
+
         reason = ctx->error;
         return ngx_http_upbot_refuse_early(r, ctx,
                                            NGX_HTTP_UPBOT_UNAUTHORIZED, 0,
                                            &reason);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: token checked: label \"%V\"%s",
+                   &ctx->token_label,
+                   ulcf->tokens ? "" : " (upbot_auth_tokens off)");
 
     rc = ngx_http_read_client_request_body(r, ngx_http_upbot_body_handler);
 
@@ -160,9 +171,18 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: body read: %O bytes",
+                   r->headers_in.content_length_n);
+
     rc = ngx_http_upbot_parse_body(r, ctx, &reason);
 
     ctx->api->note(ctx);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: body parsed: %s",
+                   rc == NGX_OK ? "ok" : (rc == NGX_DECLINED ? "refused"
+                                                            : "error"));
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

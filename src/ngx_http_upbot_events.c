@@ -194,7 +194,15 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
 
     len = p - buf;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: lines built: %ui lines, %uz bytes",
+                   req->items->nelts, len);
+
     n = ngx_write_fd(ulcf->event_log->fd, buf, len);
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: written: %z of %uz bytes, fd:%d",
+                   n, len, ulcf->event_log->fd);
 
     if (n == -1) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,

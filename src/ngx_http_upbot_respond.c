@@ -189,6 +189,10 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     b->last_in_chain = 1;
 
     r->headers_out.status = status ? status : e->status;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: answer ret:%ui status:%ui",
+                   ret, r->headers_out.status);
     r->headers_out.content_type = ngx_http_upbot_json_type;
     r->headers_out.content_type_len = ngx_http_upbot_json_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -252,6 +256,9 @@ ngx_http_upbot_fail(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     if (trace_id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: fail ret:%ui: %V", ret, &ctx->error);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upbot %V: %V (ret %ui), trace_id: \"%V\"",
