@@ -35,6 +35,9 @@
 #define NGX_HTTP_UPBOT_STORE_FAILED     1006
 #define NGX_HTTP_UPBOT_BAD_METHOD       1007
 
+/* rows of the error table (ngx_http_upbot_respond.c), one per ret above */
+#define NGX_HTTP_UPBOT_NERRORS          8
+
 
 #define NGX_HTTP_UPBOT_PICK_FIRST       0
 #define NGX_HTTP_UPBOT_PICK_SPREAD      1
@@ -150,7 +153,7 @@ typedef struct {
     ngx_uint_t                      cache_set;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_int_t                       request_id_index;
-    ngx_str_t                       bodies[8];   /* a row of the error table */
+    ngx_str_t                       bodies[NGX_HTTP_UPBOT_NERRORS];
 } ngx_http_upbot_main_conf_t;
 
 
@@ -169,8 +172,6 @@ typedef struct {
     ngx_uint_t                      max_items;
     size_t                          max_string_length;
     ngx_uint_t                      max_json_depth;
-    unsigned                        tokens_set:1;
-    unsigned                        event_log_set:1;
 } ngx_http_upbot_loc_conf_t;
 
 

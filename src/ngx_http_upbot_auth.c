@@ -53,11 +53,9 @@ ngx_http_upbot_auth_tokens(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value, name;
 
-    if (ulcf->tokens_set) {
+    if (ulcf->tokens != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
-
-    ulcf->tokens_set = 1;
 
     value = cf->args->elts;
 
@@ -349,6 +347,9 @@ ngx_http_upbot_authenticate(ngx_http_request_t *r,
         && memo->len == len
         && ngx_http_upbot_token_same(memo->data, p, len))
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: token as before on this connection");
+
         ctx->token_label = *memo->label;
         return NGX_OK;
     }

@@ -17,8 +17,6 @@
 
 
 static ngx_int_t ngx_http_upbot_is_json(ngx_http_request_t *r);
-static ngx_inline ngx_uint_t ngx_http_upbot_is_16(const u_char *p,
-    const char *s);
 static ngx_int_t ngx_http_upbot_refuse_early(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
     ngx_str_t *reason);
@@ -51,6 +49,9 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_upbot_module);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: %V request", &ctx->api->name);
+
     if (r->method != NGX_HTTP_POST) {
         ngx_str_set(&reason, "method not allowed");
         return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
@@ -71,11 +72,19 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: token refused: %V", &ctx->error);
+
         reason = ctx->error;
         return ngx_http_upbot_refuse_early(r, ctx,
                                            NGX_HTTP_UPBOT_UNAUTHORIZED, 0,
                                            &reason);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: token checked: label \"%V\"%s",
+                   &ctx->token_label,
+                   ulcf->tokens ? "" : " (upbot_auth_tokens off)");
 
     rc = ngx_http_read_client_request_body(r, ngx_http_upbot_body_handler);
 
@@ -121,10 +130,13 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
         p++;
     }
 
-    /* as clients write it, else in any case */
+    /*
+     * as clients write it, else in any case: ngx_strncasecmp() alone took
+     * 280 instructions a request more (bench.pl, BENCH_ONLY=ir)
+     */
 
     if (last - p < 16
-        || (!ngx_http_upbot_is_16(p, "application/json")
+        || (ngx_memcmp(p, "application/json", 16) != 0
             && ngx_strncasecmp(p, (u_char *) "application/json", 16) != 0))
     {
         return NGX_DECLINED;
@@ -135,20 +147,6 @@ ngx_http_upbot_is_json(ngx_http_request_t *r)
     }
 
     return (p == last || *p == ';') ? NGX_OK : NGX_DECLINED;
-}
-
-
-/* 16 bytes equal, in two words */
-
-static ngx_inline ngx_uint_t
-ngx_http_upbot_is_16(const u_char *p, const char *s)
-{
-    uint64_t  a[2], b[2];
-
-    ngx_memcpy(a, p, 16);
-    ngx_memcpy(b, s, 16);
-
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
 }
 
 
@@ -173,9 +171,18 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: body read: %O bytes",
+                   r->headers_in.content_length_n);
+
     rc = ngx_http_upbot_parse_body(r, ctx, &reason);
 
     ctx->api->note(ctx);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: body parsed: %s",
+                   rc == NGX_OK ? "ok" : (rc == NGX_DECLINED ? "refused"
+                                                            : "error"));
 
     if (rc == NGX_ERROR) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

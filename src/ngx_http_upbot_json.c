@@ -2,10 +2,11 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * The pieces of a strict JSON reader, and the writer's escaping (see the
- * header).  The common string (printable ASCII or valid UTF-8, no
- * escapes) is found with a compare of 16 bytes at a time (SSE2, part of
- * every x86-64) or 8 (elsewhere) and handed out in place.
+ * The pieces of a strict JSON reader, the writer's escaping and the
+ * sanitiser of client bytes for logs (see the header).  The common string
+ * (printable ASCII or valid UTF-8, no escapes) is found with a compare of
+ * 16 bytes at a time (SSE2, part of every x86-64) or 8 (elsewhere) and
+ * handed out in place.
  */
 
 
@@ -740,4 +741,38 @@ ngx_http_upbot_json_escape(u_char *dst, const u_char *s, size_t len)
 
         s++;
     }
+}
+
+
+/* a byte that ngx_http_upbot_printable() shows as '?' */
+#define ngx_http_upbot_unprintable(c, quote)                                 \
+    ((c) < 0x20 || (c) == 0x7f || ((quote) && (c) == '"'))
+
+
+u_char *
+ngx_http_upbot_printable(u_char *dst, const u_char *s, size_t len,
+    ngx_uint_t quote)
+{
+    const u_char  *last;
+
+    for (last = s + len; s < last; s++) {
+        *dst++ = ngx_http_upbot_unprintable(*s, quote) ? '?' : *s;
+    }
+
+    return dst;
+}
+
+
+ngx_uint_t
+ngx_http_upbot_is_printable(const u_char *s, size_t len, ngx_uint_t quote)
+{
+    const u_char  *last;
+
+    for (last = s + len; s < last; s++) {
+        if (ngx_http_upbot_unprintable(*s, quote)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -5,8 +5,9 @@
  * JSON on the hot path, without yajl: the pieces of a strict reader for
  * request bodies (RFC 8259, UTF-8 checked), one value at a time, so that
  * the parser (ngx_http_upbot_parse.c) walks a body by its expected shape
- * and reads each value straight into its field; and the writer's escaping,
- * the same bytes yajl_gen makes.  Depends on the nginx core only.
+ * and reads each value straight into its field; the writer's escaping,
+ * the same bytes yajl_gen makes; and the one sanitiser of client bytes for
+ * logs and headers.  Depends on the nginx core only.
  */
 
 
@@ -409,6 +410,18 @@ size_t ngx_http_upbot_json_escaped_len(const u_char *s, size_t len);
 
 /* writes s escaped as yajl_gen does (no "/" escaped, \u001F upper case) */
 u_char *ngx_http_upbot_json_escape(u_char *dst, const u_char *s, size_t len);
+
+
+/*
+ * Client bytes for a log line or a header: control characters (below 0x20
+ * and 0x7f), and with "quote" also '"', are written as '?'.  dst may be s.
+ */
+u_char *ngx_http_upbot_printable(u_char *dst, const u_char *s, size_t len,
+    ngx_uint_t quote);
+
+/* whether ngx_http_upbot_printable() would leave s as it is */
+ngx_uint_t ngx_http_upbot_is_printable(const u_char *s, size_t len,
+    ngx_uint_t quote);
 
 
 #endif /* _NGX_HTTP_UPBOT_JSON_H_INCLUDED_ */

@@ -48,16 +48,19 @@ static ngx_int_t
 ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
-    ngx_http_upbot_loc_conf_t  *ulcf;
+    ngx_http_upbot_loc_conf_t         *ulcf;
+    ngx_http_upbot_media_event_req_t  *req = ctx->req;
 
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
 
-    if (ngx_http_upbot_events_store(r, ulcf, ctx->req) != NGX_OK) {
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: batch of %ui items", req->items->nelts);
+
+    if (ngx_http_upbot_events_store(r, ulcf, req) != NGX_OK) {
         return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_STORE_FAILED, 0,
                                    "%ui events not stored: the event log "
                                    "could not be written",
-                                   ((ngx_http_upbot_media_event_req_t *)
-                                    ctx->req)->items->nelts);
+                                   req->items->nelts);
     }
 
     return ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, NULL);

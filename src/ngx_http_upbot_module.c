@@ -32,6 +32,12 @@ static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_http_upbot_init(ngx_conf_t *cf);
 
 
+static ngx_conf_enum_t  ngx_http_upbot_pick_modes[] = {
+    { ngx_string("first"), NGX_HTTP_UPBOT_PICK_FIRST },
+    { ngx_string("spread"), NGX_HTTP_UPBOT_PICK_SPREAD },
+    { ngx_null_string, 0 }
+};
+
 static ngx_conf_num_bounds_t  ngx_http_upbot_code_length_bounds = {
     ngx_http_upbot_check_bounds, 1, NGX_HTTP_UPBOT_CODE_HARD_MAX
 };
@@ -231,8 +237,6 @@ static ngx_int_t
 ngx_http_upbot_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char                *p;
-    size_t                 i;
     ngx_str_t             *s;
     ngx_http_upbot_ctx_t  *ctx;
 
@@ -250,31 +254,24 @@ ngx_http_upbot_variable_str(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = s->len;
-    v->data = s->data;
-
     /*
      * code and trace id are the client's bytes: a variable may end up in a
      * header, so control characters are shown as "?"
      */
 
-    for (p = s->data; p < s->data + s->len; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            break;
-        }
-    }
+    if (ngx_http_upbot_is_printable(s->data, s->len, 0)) {
+        v->data = s->data;
 
-    if (p < s->data + s->len) {
+    } else {
         v->data = ngx_pnalloc(r->pool, s->len);
         if (v->data == NULL) {
             return NGX_ERROR;
         }
 
-        for (i = 0; i < s->len; i++) {
-            v->data[i] = (s->data[i] < 0x20 || s->data[i] == 0x7f)
-                         ? '?' : s->data[i];
-        }
+        ngx_http_upbot_printable(v->data, s->data, s->len, 0);
     }
+
+    v->len = s->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -414,12 +411,10 @@ ngx_http_upbot_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     ulcf->api = NULL;
-     *     ulcf->tokens = NULL;
-     *     ulcf->event_log = NULL;
-     *     ulcf->tokens_set = 0;
-     *     ulcf->event_log_set = 0;
      */
 
+    ulcf->tokens = NGX_CONF_UNSET_PTR;
+    ulcf->event_log = NGX_CONF_UNSET_PTR;
     ulcf->pick = NGX_CONF_UNSET_UINT;
     ulcf->max_items = NGX_CONF_UNSET_UINT;
     ulcf->max_string_length = NGX_CONF_UNSET_SIZE;
@@ -435,15 +430,9 @@ ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_upbot_loc_conf_t *prev = parent;
     ngx_http_upbot_loc_conf_t *conf = child;
 
-    if (!conf->tokens_set) {
-        conf->tokens = prev->tokens;
-        conf->tokens_set = prev->tokens_set;
-    }
-
-    if (!conf->event_log_set) {
-        conf->event_log = prev->event_log;
-        conf->event_log_set = prev->event_log_set;
-    }
+    /* no default: left unset, an API location must say (see below) */
+    ngx_conf_merge_ptr_value(conf->tokens, prev->tokens, NGX_CONF_UNSET_PTR);
+    ngx_conf_merge_ptr_value(conf->event_log, prev->event_log, NULL);
 
     ngx_conf_merge_uint_value(conf->pick, prev->pick,
                               NGX_HTTP_UPBOT_PICK_FIRST);
@@ -458,7 +447,7 @@ ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* an API location must say who may call it and, for events, where */
 
-    if (!conf->tokens_set) {
+    if (conf->tokens == NGX_CONF_UNSET_PTR) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "%V needs \"upbot_auth_tokens\" (or "
                       "\"upbot_auth_tokens off\") in %V:%ui",
@@ -529,12 +518,18 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * Not ngx_conf_set_enum_slot(): it would take "First" as well, and its
+ * error does not name the modes.
+ */
+
 static char *
 ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_loc_conf_t *ulcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
 
     if (ulcf->pick != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -542,20 +537,18 @@ ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "first") == 0) {
-        ulcf->pick = NGX_HTTP_UPBOT_PICK_FIRST;
-
-    } else if (ngx_strcmp(value[1].data, "spread") == 0) {
-        ulcf->pick = NGX_HTTP_UPBOT_PICK_SPREAD;
-
-    } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\", it must be "
-                           "\"first\" or \"spread\"", &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
+    for (e = ngx_http_upbot_pick_modes; e->name.len; e++) {
+        if (ngx_strcmp(e->name.data, value[1].data) == 0) {
+            ulcf->pick = e->value;
+            return NGX_CONF_OK;
+        }
     }
 
-    return NGX_CONF_OK;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\", it must be "
+                       "\"first\" or \"spread\"", &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -1083,19 +1083,14 @@ ngx_int_t
 ngx_http_upbot_copy_printable(ngx_pool_t *pool, ngx_str_t *dst,
     const u_char *s, size_t len)
 {
-    size_t  i;
-
-    if (ngx_http_upbot_copy(pool, dst, s, len) != NGX_OK) {
+    dst->data = ngx_pnalloc(pool, len);
+    if (dst->data == NULL && len) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < len; i++) {
-        if (dst->data[i] < 0x20 || dst->data[i] == 0x7f
-            || dst->data[i] == '"')
-        {
-            dst->data[i] = '?';
-        }
-    }
+    ngx_http_upbot_printable(dst->data, s, len, 1);
+
+    dst->len = len;
 
     return NGX_OK;
 }

@@ -42,8 +42,10 @@ static ngx_http_upbot_error_t  ngx_http_upbot_errors[] = {
 };
 
 
-#define NGX_HTTP_UPBOT_NERRORS                                               \
-    (sizeof(ngx_http_upbot_errors) / sizeof(ngx_http_upbot_error_t))
+/* bodies[] has a place per row: a row more or fewer fails the build */
+typedef char  ngx_http_upbot_errors_match_bodies[
+    (sizeof(ngx_http_upbot_errors) / sizeof(ngx_http_upbot_error_t)
+     == NGX_HTTP_UPBOT_NERRORS) ? 1 : -1];
 
 
 static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
@@ -187,6 +189,10 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     b->last_in_chain = 1;
 
     r->headers_out.status = status ? status : e->status;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: answer ret:%ui status:%ui",
+                   ret, r->headers_out.status);
     r->headers_out.content_type = ngx_http_upbot_json_type;
     r->headers_out.content_type_len = ngx_http_upbot_json_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -241,19 +247,18 @@ ngx_http_upbot_fail(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     last = ngx_vslprintf(p, p + NGX_HTTP_UPBOT_REASON_LEN, fmt, args);
     va_end(args);
 
+    ngx_http_upbot_printable(p, p, last - p, 0);
+
     ctx->error.data = p;
     ctx->error.len = last - p;
-
-    for ( /* void */ ; p < last; p++) {
-        if (*p < 0x20 || *p == 0x7f) {
-            *p = '?';
-        }
-    }
 
     trace_id = ngx_http_upbot_trace_id(r, ctx);
     if (trace_id == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: fail ret:%ui: %V", ret, &ctx->error);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "upbot %V: %V (ret %ui), trace_id: \"%V\"",
@@ -292,7 +297,7 @@ ngx_http_upbot_add_header(ngx_http_request_t *r, const char *name,
 ngx_str_t *
 ngx_http_upbot_trace_id(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx)
 {
-    u_char  *p, *src;
+    u_char  *p;
 
     if (ctx->trace_safe.data || ctx->trace_id.len == 0) {
         return &ctx->trace_safe;
@@ -303,14 +308,10 @@ ngx_http_upbot_trace_id(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx)
         return NULL;
     }
 
+    ngx_http_upbot_printable(p, ctx->trace_id.data, ctx->trace_id.len, 1);
+
     ctx->trace_safe.data = p;
     ctx->trace_safe.len = ctx->trace_id.len;
-
-    for (src = ctx->trace_id.data; p < ctx->trace_safe.data
-                                       + ctx->trace_safe.len; p++, src++)
-    {
-        *p = (*src < 0x20 || *src == 0x7f || *src == '"') ? '?' : *src;
-    }
 
     return &ctx->trace_safe;
 }

@@ -529,3 +529,16 @@ X-Error: ^invalid JSON at byte 57: a control character in a string$
 --- response_headers_like eval
 ['X-Error: ^invalid JSON at byte 14: a name in quotes expected$',
  'X-Error: ^invalid JSON at byte 64: a name in quotes expected$']
+
+
+
+=== TEST 48: the variables show control characters as "?" but keep quotes; the log line replaces both
+--- request eval
+"POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\",\"openid\":\"o\"},\"media_type\":2,\"code\":\"no\\u007fsuch\\tcode\",\"trace_id\":\"line1\\u0001line2\\\"q\"}"
+--- error_code: 404
+--- response_headers
+X-Code: no?such?code
+X-Trace: line1?line2"q
+X-Error: unknown code "no?such?code"
+--- error_log
+trace_id: "line1?line2?q"
