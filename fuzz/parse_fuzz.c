@@ -18,6 +18,11 @@
  *     lies in the body when it had no escapes, and is then its own JSON
  *     form, else in a pool block; escape() writes what escaped_len() says;
  *   - a refused body has a reason.
+ *
+ * Built with FUZZ_SSE2_TOO (fuzz/run.sh's portable fuzzer), the parser
+ * under test is the one without SSE2, and every input is also read by a
+ * second copy built with SSE2, its symbols renamed with an "sse2_" prefix:
+ * both must come to the same result (the same answer, reason, fields).
  */
 
 
@@ -31,6 +36,25 @@
 #include "ngx_stubs.h"
 #include "ngx_http_upbot_json.h"
 #include "ngx_http_upbot_parse.h"
+
+
+#if (FUZZ_SSE2_TOO)
+
+#if (NGX_HTTP_UPBOT_SSE2)
+#error "the portable fuzzer is built with SSE2: -U__SSE2__ did not take"
+#endif
+
+ngx_http_upbot_parser_t *sse2_ngx_http_upbot_parser_create(ngx_pool_t *pool,
+    const ngx_http_upbot_shape_t *shape, void *out,
+    const ngx_http_upbot_limits_t *limits);
+ngx_int_t sse2_ngx_http_upbot_parser_run(ngx_http_upbot_parser_t *p,
+    u_char *data, size_t len);
+ngx_str_t *sse2_ngx_http_upbot_parser_error(ngx_http_upbot_parser_t *p);
+
+extern const ngx_http_upbot_shape_t  sse2_ngx_http_upbot_media_info_shape;
+extern const ngx_http_upbot_shape_t  sse2_ngx_http_upbot_media_event_shape;
+
+#endif
 
 
 typedef struct {
@@ -253,6 +277,176 @@ fuzz_check_media_event(fuzz_body_t *b, ngx_http_upbot_media_event_req_t *req)
 }
 
 
+#if (FUZZ_SSE2_TOO)
+
+/*
+ * The two builds' requests, field by field: equal numbers and bits, equal
+ * strings, at the same offset when in the body.  The requests were zeroed
+ * before, so a field not given is equal too.
+ */
+
+static void
+fuzz_same_string(fuzz_body_t *b, ngx_str_t *s, fuzz_body_t *b2, ngx_str_t *s2)
+{
+    ngx_uint_t  in, in2;
+
+    in = s->data >= b->start && s->data <= b->last;
+    in2 = s2->data >= b2->start && s2->data <= b2->last;
+
+    if (s->len != s2->len
+        || (s->len && memcmp(s->data, s2->data, s->len) != 0)
+        || in != in2
+        || (in && s->data - b->start != s2->data - b2->start))
+    {
+        fuzz_fail("the SSE2 and portable builds read a string differently");
+    }
+}
+
+
+#define fuzz_same_bits(a, a2)                                                \
+    if ((a)->present != (a2)->present || (a)->decoded != (a2)->decoded) {    \
+        fuzz_fail("the SSE2 and portable builds found different fields");    \
+    }
+
+#define fuzz_same_int(n, n2)                                                 \
+    if ((n) != (n2)) {                                                       \
+        fuzz_fail("the SSE2 and portable builds read a number differently"); \
+    }
+
+
+static void
+fuzz_same_account(fuzz_body_t *b, ngx_http_upbot_account_t *a,
+    fuzz_body_t *b2, ngx_http_upbot_account_t *a2)
+{
+    fuzz_same_bits(a, a2);
+    fuzz_same_int(a->account_type, a2->account_type);
+    fuzz_same_string(b, &a->appid, b2, &a2->appid);
+    fuzz_same_string(b, &a->openid, b2, &a2->openid);
+}
+
+
+static void
+fuzz_same_media_info(fuzz_body_t *b, ngx_http_upbot_media_info_req_t *r,
+    fuzz_body_t *b2, ngx_http_upbot_media_info_req_t *r2)
+{
+    fuzz_same_bits(r, r2);
+    fuzz_same_account(b, &r->account_info, b2, &r2->account_info);
+    fuzz_same_int(r->media_type, r2->media_type);
+    fuzz_same_string(b, &r->code, b2, &r2->code);
+    fuzz_same_string(b, &r->trace_id, b2, &r2->trace_id);
+}
+
+
+static void
+fuzz_same_media_event(fuzz_body_t *b, ngx_http_upbot_media_event_req_t *r,
+    fuzz_body_t *b2, ngx_http_upbot_media_event_req_t *r2)
+{
+    size_t                        i;
+    ngx_http_upbot_event_item_t  *it, *it2;
+
+    fuzz_same_bits(r, r2);
+    fuzz_same_bits(&r->head, &r2->head);
+    fuzz_same_account(b, &r->head.account_info, b2, &r2->head.account_info);
+    fuzz_same_bits(&r->head.device_info, &r2->head.device_info);
+    fuzz_same_int(r->head.device_info.device_type,
+                  r2->head.device_info.device_type);
+    fuzz_same_string(b, &r->head.device_info.uuid,
+                     b2, &r2->head.device_info.uuid);
+
+    if (r->items->nelts != r2->items->nelts) {
+        fuzz_fail("the SSE2 and portable builds read different items");
+    }
+
+    for (i = 0; i < r->items->nelts; i++) {
+        it = (ngx_http_upbot_event_item_t *) r->items->elts + i;
+        it2 = (ngx_http_upbot_event_item_t *) r2->items->elts + i;
+
+        fuzz_same_bits(it, it2);
+        fuzz_same_string(b, &it->event_id, b2, &it2->event_id);
+        fuzz_same_int(it->event_time, it2->event_time);
+        fuzz_same_int(it->media_type, it2->media_type);
+        fuzz_same_string(b, &it->code, b2, &it2->code);
+        fuzz_same_string(b, &it->trace_id, b2, &it2->trace_id);
+        fuzz_same_int(it->duration, it2->duration);
+    }
+}
+
+
+/*
+ * The SSE2 build on a copy of the body, of its exact size too; the
+ * portable build's result is "rc", "error" and "req".
+ */
+
+static void
+fuzz_compare_sse2(const uint8_t *data, fuzz_body_t *b, ngx_int_t rc,
+    ngx_str_t *error, void *req)
+{
+    u_char                        *buf2;
+    size_t                         len;
+    ngx_int_t                      rc2;
+    ngx_str_t                     *error2;
+    fuzz_body_t                    b2;
+    ngx_http_upbot_parser_t       *p2;
+    const ngx_http_upbot_shape_t  *shape;
+    union {
+        ngx_http_upbot_media_info_req_t   info;
+        ngx_http_upbot_media_event_req_t  event;
+    }                              req2;
+
+    len = b->last - b->start;
+    buf2 = malloc(len ? len : 1);
+    memcpy(buf2, b->start, len);
+
+    b2.start = buf2;
+    b2.last = buf2 + len;
+    b2.limits = b->limits;
+
+    memset(&req2, 0, sizeof(req2));
+
+    shape = (data[0] & 1) ? &sse2_ngx_http_upbot_media_event_shape
+                          : &sse2_ngx_http_upbot_media_info_shape;
+
+    p2 = sse2_ngx_http_upbot_parser_create(NULL, shape, &req2, b->limits);
+    if (p2 == NULL) {
+        fuzz_fail("no parser");
+    }
+
+    rc2 = sse2_ngx_http_upbot_parser_run(p2, buf2, len);
+    error2 = sse2_ngx_http_upbot_parser_error(p2);
+
+    /* NGX_ERROR is the stub pool running out, not a reading */
+
+    if (rc == NGX_ERROR || rc2 == NGX_ERROR) {
+        free(buf2);
+        return;
+    }
+
+    if (rc != rc2) {
+        fuzz_fail("the SSE2 and portable builds disagree on a body");
+    }
+
+    if (rc == NGX_DECLINED
+        && (error->len != error2->len
+            || memcmp(error->data, error2->data, error->len) != 0))
+    {
+        fuzz_fail("the SSE2 and portable builds refuse a body differently");
+    }
+
+    if (rc == NGX_OK) {
+        if (data[0] & 1) {
+            fuzz_same_media_event(b, req, &b2, &req2.event);
+
+        } else {
+            fuzz_same_media_info(b, req, &b2, &req2.info);
+        }
+    }
+
+    free(buf2);
+}
+
+#endif
+
+
 /*
  * yajl's word on the same bytes: 1 JSON, 0 not.  A line feed after them:
  * yajl takes an unclosed string after the value for one that may yet end.
@@ -369,6 +563,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         fuzz_fail("an unknown result");
     }
+
+#if (FUZZ_SSE2_TOO)
+    fuzz_compare_sse2(data, &b, rc, error, &req);
+#endif
 
     fuzz_pool_free();
     free(buf);

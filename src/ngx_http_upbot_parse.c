@@ -254,6 +254,20 @@ static const char  *ngx_http_upbot_type_names[] = {
 static ngx_int_t ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_shape_t *shape, u_char *obj,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
+static ngx_inline ngx_int_t ngx_http_upbot_read_member(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_shape_t *shape,
+    u_char *obj, ngx_http_upbot_path_t *path, ngx_uint_t depth,
+    u_char **pos, u_char *last, ngx_uint_t *next);
+static ngx_inline ngx_int_t ngx_http_upbot_member_name(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_shape_t *shape,
+    u_char *obj, ngx_http_upbot_path_t *path, u_char **pos, u_char *last,
+    ngx_uint_t *next, const ngx_http_upbot_field_t **field);
+static ngx_inline ngx_int_t ngx_http_upbot_read_plain(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_field_t *field,
+    u_char *obj, ngx_http_upbot_path_t *path, u_char **pos, u_char *last);
+static ngx_inline ngx_int_t ngx_http_upbot_check_required(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_shape_t *shape,
+    u_char *obj, ngx_http_upbot_path_t *path);
 static ngx_inline const ngx_http_upbot_field_t *ngx_http_upbot_field_at(
     const ngx_http_upbot_shape_t *shape, u_char *pos, u_char *last,
     ngx_uint_t *next, ngx_uint_t *tail);
@@ -269,12 +283,13 @@ static ngx_int_t ngx_http_upbot_read_string(ngx_http_upbot_parser_t *p,
 static ngx_int_t ngx_http_upbot_read_number(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, u_char *obj,
     ngx_http_upbot_path_t *path);
-static ngx_inline ngx_int_t ngx_http_upbot_set_string(ngx_http_upbot_parser_t *p,
-    const ngx_http_upbot_field_t *field, u_char *obj,
-    ngx_http_upbot_path_t *path, ngx_str_t *s, ngx_uint_t decoded);
-static ngx_inline ngx_int_t ngx_http_upbot_set_number(ngx_http_upbot_parser_t *p,
-    const ngx_http_upbot_field_t *field, u_char *obj,
-    ngx_http_upbot_path_t *path, ngx_int_t rc, int64_t n, ngx_str_t *text);
+static ngx_inline ngx_int_t ngx_http_upbot_set_string(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_field_t *field,
+    u_char *obj, ngx_http_upbot_path_t *path, ngx_str_t *s, ngx_uint_t decoded);
+static ngx_inline ngx_int_t ngx_http_upbot_set_number(
+    ngx_http_upbot_parser_t *p, const ngx_http_upbot_field_t *field,
+    u_char *obj, ngx_http_upbot_path_t *path, ngx_int_t rc, int64_t n,
+    ngx_str_t *text);
 static ngx_int_t ngx_http_upbot_read_list(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_field_t *field, ngx_array_t *list,
     ngx_http_upbot_path_t *path, ngx_uint_t depth);
@@ -460,9 +475,11 @@ ngx_http_upbot_trim(ngx_str_t *s)
 /*
  * The members of an object, its "{" read; "depth" objects and arrays are
  * open, this one with them.  The walk keeps its place in "pos": the usual
- * member, a known name and a plain string or a small integer, is read here
- * without leaving the loop; anything else goes through j->pos to the
- * functions that read every case.
+ * member, a known name and a plain string or a small integer, is read
+ * without going through j->pos; anything else goes through j->pos to the
+ * functions that read every case.  The steps below are inlined into this
+ * loop, so "pos" stays in a register; "last" is handed down, since a field
+ * set through "obj" could be j->last for all the compiler knows.
  */
 
 static ngx_int_t
@@ -470,13 +487,10 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     const ngx_http_upbot_shape_t *shape, u_char *obj,
     ngx_http_upbot_path_t *path, ngx_uint_t depth)
 {
-    u_char                        *pos, *last, *end;
-    int64_t                        n;
-    ngx_str_t                      s;
-    ngx_int_t                      rc;
-    ngx_uint_t                     i, next, tail;
-    ngx_http_upbot_json_t         *j;
-    const ngx_http_upbot_field_t  *field;
+    u_char                 *pos, *last;
+    ngx_int_t               rc;
+    ngx_uint_t              next;
+    ngx_http_upbot_json_t  *j;
 
     j = &p->json;
     last = j->last;
@@ -490,95 +504,8 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
     }
 
     for ( ;; ) {
-        field = ngx_http_upbot_field_at(shape, pos, last, &next, &tail);
-
-        if (field) {
-            pos += 1 + field->name.len + tail;
-
-        } else {
-            j->pos = pos;
-
-            rc = ngx_http_upbot_read_name(p, shape, &field);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-
-            pos = j->pos;
-            tail = 1;
-        }
-
-        if (field && NGX_HTTP_UPBOT_PRESENT(obj, field->bit)) {
-            return ngx_http_upbot_refuse(p, path, field, "given twice");
-        }
-
-        /* the ":" and a space after it, unless matched with the name */
-
-        if (tail == 1) {
-            if (pos < last && *pos == ':') {
-                pos++;
-
-            } else {
-                j->pos = pos;
-
-                rc = ngx_http_upbot_json_colon(j);
-                if (rc != NGX_OK) {
-                    return rc;
-                }
-
-                pos = j->pos;
-            }
-
-            pos = ngx_http_upbot_json_space_at(pos, last);
-        }
-
-        rc = NGX_AGAIN;
-
-        if (field == NULL || pos == last) {
-            /* void */
-
-        } else if (*pos == '"') {
-            end = ngx_http_upbot_json_plain_run(pos + 1, last);
-
-            if (end < last && *end == '"') {
-                s.data = pos + 1;
-                s.len = end - s.data;
-                pos = end + 1;
-
-                rc = ngx_http_upbot_set_string(p, field, obj, path, &s, 0);
-            }
-
-        } else {
-            end = ngx_http_upbot_json_int_end(pos, last, &n);
-
-            if (end) {
-                s.data = pos;
-                s.len = end - pos;
-                pos = end;
-
-                rc = ngx_http_upbot_set_number(p, field, obj, path, NGX_OK,
-                                               n, &s);
-            }
-        }
-
-        if (rc == NGX_AGAIN) {
-            j->pos = pos;
-
-            if (field) {
-                rc = ngx_http_upbot_read_value(p, field, obj, path, depth);
-
-            } else {
-                /* a member the shape does not know: checked, then left */
-
-                rc = ngx_http_upbot_json_skip(j, depth, p->limits->max_depth);
-
-                if (rc == NGX_ABORT) {
-                    return ngx_http_upbot_too_deep(p, path);
-                }
-            }
-
-            pos = j->pos;
-        }
-
+        rc = ngx_http_upbot_read_member(p, shape, obj, path, depth, &pos,
+                                        last, &next);
         if (rc != NGX_OK) {
             return rc;
         }
@@ -598,6 +525,189 @@ ngx_http_upbot_read_object(ngx_http_upbot_parser_t *p,
 done:
 
     j->pos = pos;
+
+    return ngx_http_upbot_check_required(p, shape, obj, path);
+}
+
+
+/*
+ * One member of an object, from its name at *pos; *pos ends past its
+ * value.  "next": the field expected next (ngx_http_upbot_field_at()).
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_read_member(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_shape_t *shape, u_char *obj,
+    ngx_http_upbot_path_t *path, ngx_uint_t depth, u_char **pos,
+    u_char *last, ngx_uint_t *next)
+{
+    ngx_int_t                      rc;
+    ngx_http_upbot_json_t         *j;
+    const ngx_http_upbot_field_t  *field;
+
+    rc = ngx_http_upbot_member_name(p, shape, obj, path, pos, last, next,
+                                    &field);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    j = &p->json;
+
+    if (field == NULL) {
+        /* a member the shape does not know: checked, then left */
+
+        j->pos = *pos;
+
+        rc = ngx_http_upbot_json_skip(j, depth, p->limits->max_depth);
+
+        if (rc == NGX_ABORT) {
+            return ngx_http_upbot_too_deep(p, path);
+        }
+
+        *pos = j->pos;
+
+        return rc;
+    }
+
+    rc = ngx_http_upbot_read_plain(p, field, obj, path, pos, last);
+
+    if (rc == NGX_AGAIN) {
+        j->pos = *pos;
+
+        rc = ngx_http_upbot_read_value(p, field, obj, path, depth);
+
+        *pos = j->pos;
+    }
+
+    return rc;
+}
+
+
+/*
+ * A member's name, the ":" and the white space after it, from *pos;
+ * *pos ends at the value.  *field: the field it names, or NULL for one the
+ * shape does not know.  A field may be given once.
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_member_name(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_shape_t *shape, u_char *obj,
+    ngx_http_upbot_path_t *path, u_char **pos, u_char *last,
+    ngx_uint_t *next, const ngx_http_upbot_field_t **field)
+{
+    u_char                 *at;
+    ngx_int_t               rc;
+    ngx_uint_t              tail;
+    ngx_http_upbot_json_t  *j;
+
+    j = &p->json;
+    at = *pos;
+
+    *field = ngx_http_upbot_field_at(shape, at, last, next, &tail);
+
+    if (*field) {
+        at += 1 + (*field)->name.len + tail;
+
+    } else {
+        j->pos = at;
+
+        rc = ngx_http_upbot_read_name(p, shape, field);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        at = j->pos;
+        tail = 1;
+    }
+
+    if (*field && NGX_HTTP_UPBOT_PRESENT(obj, (*field)->bit)) {
+        return ngx_http_upbot_refuse(p, path, *field, "given twice");
+    }
+
+    /* the ":" and a space after it, unless matched with the name */
+
+    if (tail == 1) {
+        if (at < last && *at == ':') {
+            at++;
+
+        } else {
+            j->pos = at;
+
+            rc = ngx_http_upbot_json_colon(j);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            at = j->pos;
+        }
+
+        at = ngx_http_upbot_json_space_at(at, last);
+    }
+
+    *pos = at;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The usual value, at *pos: a string with nothing to decode or an integer
+ * that fits, read and set here.  NGX_AGAIN, *pos unmoved: any other value,
+ * for ngx_http_upbot_read_value().
+ */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_read_plain(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_field_t *field, u_char *obj,
+    ngx_http_upbot_path_t *path, u_char **pos, u_char *last)
+{
+    u_char     *at, *end;
+    int64_t     n;
+    ngx_str_t   s;
+
+    at = *pos;
+
+    if (at == last) {
+        return NGX_AGAIN;
+    }
+
+    if (*at == '"') {
+        end = ngx_http_upbot_json_plain_run(at + 1, last);
+
+        if (end == last || *end != '"') {
+            return NGX_AGAIN;
+        }
+
+        s.data = at + 1;
+        s.len = end - s.data;
+        *pos = end + 1;
+
+        return ngx_http_upbot_set_string(p, field, obj, path, &s, 0);
+    }
+
+    end = ngx_http_upbot_json_int_end(at, last, &n);
+
+    if (end == NULL) {
+        return NGX_AGAIN;
+    }
+
+    s.data = at;
+    s.len = end - at;
+    *pos = end;
+
+    return ngx_http_upbot_set_number(p, field, obj, path, NGX_OK, n, &s);
+}
+
+
+/* the object is read: every field its shape requires must have been there */
+
+static ngx_inline ngx_int_t
+ngx_http_upbot_check_required(ngx_http_upbot_parser_t *p,
+    const ngx_http_upbot_shape_t *shape, u_char *obj,
+    ngx_http_upbot_path_t *path)
+{
+    ngx_uint_t                     i;
+    const ngx_http_upbot_field_t  *field;
 
     if ((((ngx_uint_t *) obj)[0] & shape->required) == shape->required) {
         return NGX_OK;

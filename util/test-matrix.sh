@@ -7,6 +7,13 @@
 # what changed.  Prints pass/fail and seconds per entry; exits non-zero if
 # any entry failed.
 #
+# Every entry is built --with-debug (as util/build.sh builds by default), so
+# the tests that read debug lines of the error log run against each; they
+# tell a debug build by `$TEST_NGINX_BINARY -V 2>&1 | grep -q -- --with-debug`
+# and skip otherwise.  An entry named VERSION-nodebug (or
+# VERSION-static-nodebug) is built without it, as nginx.org's own nginx is:
+# the module must compile there too, and those tests must skip cleanly.
+#
 # MATRIX="1.24.0 1.30.4-static": only these entries.  NGINX_TARBALLS=DIR:
 # where the nginx-X.Y.Z.tar.gz files are.  T=t/030-pool.t: only
 # these tests.  PROVE_INC: prove's -I for tnlite (the Makefile passes it).
@@ -20,9 +27,6 @@ cd "$top"
 vendor="${NGINX_TARBALLS:-$top/../shared/vendor/nginx}"
 work="$top/build/matrix"
 all="1.24.0 1.26.3 1.28.3 1.30.4 1.31.4 1.30.4-static"
-# build.sh's default for NGINX_SRC (SSL, which the providers' https upstreams
-# need in production, and debug logging), whatever the caller's environment has
-flags="--with-compat --with-debug --with-http_ssl_module"
 read -r -a entries <<< "${MATRIX:-$all}"
 read -r -a tests <<< "${T:-t/}"
 
@@ -38,12 +42,21 @@ summary=()
 failed=0
 
 for name in "${entries[@]}"; do
-    ver=${name%-static}
+    # VERSION[-static][-nodebug]
+    ver=${name%-nodebug}
+    debug=1
+    [ "$name" != "$ver" ] && debug=
+    base=$ver
+    ver=${ver%-static}
     static=
-    [ "$name" != "$ver" ] && static=1
+    [ "$base" != "$ver" ] && static=1
     dir="$work/$name"
     tree="$dir/nginx-$ver"
     tarball="$vendor/nginx-$ver.tar.gz"
+    # build.sh's default for NGINX_SRC (SSL, which the providers' https
+    # upstreams need in production, and debug logging), whatever the
+    # caller's environment has
+    flags="--with-compat${debug:+ --with-debug} --with-http_ssl_module"
     start=$(date +%s)
 
     echo "== test-matrix: nginx $name"
