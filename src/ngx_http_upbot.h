@@ -61,7 +61,7 @@ typedef struct {
     ngx_uint_t                      max_members;
     unsigned                        known:1;
     unsigned                        gone:1;
-    unsigned                        plain:1;     /* strings need no escaping */
+    unsigned                        json_safe:1; /* strings as they are */
 } ngx_http_upbot_facts_t;
 
 
@@ -93,7 +93,7 @@ struct ngx_http_upbot_group_s {
     uint32_t                        hash;        /* of id, for spreading */
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
-    unsigned                        plain:1;     /* overrides: no escaping */
+    unsigned                        json_safe:1; /* overrides, likewise */
 };
 
 
@@ -150,7 +150,6 @@ typedef struct {
     ngx_msec_t                      stale;
     ngx_msec_t                      lock_timeout;
     ngx_msec_t                      retry;
-    ngx_uint_t                      cache_set;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_int_t                       request_id_index;
     ngx_str_t                       bodies[NGX_HTTP_UPBOT_NERRORS];
@@ -199,7 +198,7 @@ struct ngx_http_upbot_api_s {
     size_t                          req_size;
     ngx_uint_t                      needs_event_log;
     /* code and trace id for logs, also from a body that was refused */
-    void                          (*note)(ngx_http_upbot_ctx_t *ctx);
+    void                          (*identify)(ngx_http_upbot_ctx_t *ctx);
     ngx_int_t                     (*process)(ngx_http_request_t *r,
                                              ngx_http_upbot_ctx_t *ctx);
 };
@@ -270,7 +269,7 @@ typedef struct {
     ngx_str_t                       url;
     ngx_str_t                       name;
     ngx_str_t                       background;
-    unsigned                        plain:1;     /* no escaping needed */
+    unsigned                        json_safe:1; /* no escaping needed */
 } ngx_http_upbot_answer_t;
 
 

@@ -177,7 +177,7 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
 
     rc = ngx_http_upbot_parse_body(r, ctx, &reason);
 
-    ctx->api->note(ctx);
+    ctx->api->identify(ctx);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upbot: body parsed: %s",

@@ -29,7 +29,7 @@ typedef struct {
     uint16_t                        url_len;
     u_char                          known;
     u_char                          gone;
-    u_char                          plain;       /* strings need no escaping */
+    u_char                          json_safe;   /* strings as they are */
     u_char                          data[1];
 } ngx_http_upbot_cache_node_t;
 
@@ -39,13 +39,13 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_atomic_t                    changes;     /* facts stored or failed */
-} ngx_http_upbot_cache_sh_t;
+} ngx_http_upbot_cache_shctx_t;
 
 
 typedef struct {
-    ngx_http_upbot_cache_sh_t      *sh;
+    ngx_http_upbot_cache_shctx_t   *sh;
     ngx_slab_pool_t                *shpool;
-} ngx_http_upbot_cache_t;
+} ngx_http_upbot_cache_ctx_t;
 
 
 #define NGX_HTTP_UPBOT_CACHE_STRING_MAX  4096
@@ -56,13 +56,13 @@ static ngx_int_t ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone,
 static void ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_find(
-    ngx_http_upbot_cache_t *cache, ngx_http_upbot_group_t *group);
+    ngx_http_upbot_cache_ctx_t *cache, ngx_http_upbot_group_t *group);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_alloc(
-    ngx_http_upbot_cache_t *cache, size_t size);
+    ngx_http_upbot_cache_ctx_t *cache, size_t size);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_new(
-    ngx_http_upbot_cache_t *cache, ngx_http_upbot_group_t *group,
+    ngx_http_upbot_cache_ctx_t *cache, ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts);
-static void ngx_http_upbot_cache_delete(ngx_http_upbot_cache_t *cache,
+static void ngx_http_upbot_cache_delete(ngx_http_upbot_cache_ctx_t *cache,
     ngx_http_upbot_cache_node_t *cn);
 
 
@@ -73,10 +73,10 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_main_conf_t *umcf = conf;
 
-    u_char                  *p;
-    ssize_t                  size;
-    ngx_str_t               *value, name, s;
-    ngx_http_upbot_cache_t  *cache;
+    u_char                      *p;
+    ssize_t                      size;
+    ngx_str_t                   *value, name, s;
+    ngx_http_upbot_cache_ctx_t  *cache;
 
     if (umcf->zone) {
         return "is duplicate";
@@ -113,7 +113,7 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_cache_t));
+    cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_cache_ctx_t));
     if (cache == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -150,11 +150,15 @@ ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_uint_t   i;
     ngx_msec_t  *target;
 
-    if (umcf->cache_set) {
+    /* each parameter is optional, but one at least is there */
+
+    if (umcf->ttl != NGX_CONF_UNSET_MSEC
+        || umcf->stale != NGX_CONF_UNSET_MSEC
+        || umcf->lock_timeout != NGX_CONF_UNSET_MSEC
+        || umcf->retry != NGX_CONF_UNSET_MSEC)
+    {
         return "is duplicate";
     }
-
-    umcf->cache_set = 1;
 
     value = cf->args->elts;
 
@@ -203,10 +207,10 @@ ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_http_upbot_cache_t  *ocache = data;
+    ngx_http_upbot_cache_ctx_t  *ocache = data;
 
-    size_t                   len;
-    ngx_http_upbot_cache_t  *cache;
+    size_t                       len;
+    ngx_http_upbot_cache_ctx_t  *cache;
 
     cache = shm_zone->data;
 
@@ -225,7 +229,7 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     cache->sh = ngx_slab_alloc(cache->shpool,
-                               sizeof(ngx_http_upbot_cache_sh_t));
+                               sizeof(ngx_http_upbot_cache_shctx_t));
     if (cache->sh == NULL) {
         return NGX_ERROR;
     }
@@ -265,7 +269,7 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 void
 ngx_http_upbot_cache_begin(ngx_http_upbot_main_conf_t *umcf)
 {
-    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 }
@@ -274,7 +278,7 @@ ngx_http_upbot_cache_begin(ngx_http_upbot_main_conf_t *umcf)
 void
 ngx_http_upbot_cache_end(ngx_http_upbot_main_conf_t *umcf)
 {
-    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -293,7 +297,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 {
     u_char                       *p;
     ngx_msec_t                    now, age;
-    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_ctx_t   *cache;
     ngx_http_upbot_cache_node_t  *cn;
 
     cache = umcf->zone->data;
@@ -322,7 +326,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         if (cached->state != NGX_HTTP_UPBOT_FACTS_NONE) {
             cached->facts.known = 1;
             cached->facts.gone = cn->gone;
-            cached->facts.plain = cn->plain;
+            cached->facts.json_safe = cn->json_safe;
             cached->facts.members = cn->members;
             cached->facts.max_members = cn->max_members;
 
@@ -387,7 +391,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 ngx_atomic_uint_t
 ngx_http_upbot_cache_changes(ngx_http_upbot_main_conf_t *umcf)
 {
-    ngx_http_upbot_cache_t  *cache = umcf->zone->data;
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
 
     return cache->sh->changes;
 }
@@ -399,7 +403,7 @@ void
 ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts)
 {
-    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_ctx_t   *cache;
     ngx_http_upbot_cache_node_t  *cn, *old;
 
     cache = umcf->zone->data;
@@ -433,7 +437,7 @@ void
 ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status)
 {
-    ngx_http_upbot_cache_t       *cache;
+    ngx_http_upbot_cache_ctx_t   *cache;
     ngx_http_upbot_cache_node_t  *cn;
 
     cache = umcf->zone->data;
@@ -455,7 +459,7 @@ ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
 
 
 static ngx_http_upbot_cache_node_t *
-ngx_http_upbot_cache_find(ngx_http_upbot_cache_t *cache,
+ngx_http_upbot_cache_find(ngx_http_upbot_cache_ctx_t *cache,
     ngx_http_upbot_group_t *group)
 {
     ngx_int_t                     rc;
@@ -527,7 +531,7 @@ ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
 /* a node for a group: with its facts, or only its key (to hold a lock) */
 
 static ngx_http_upbot_cache_node_t *
-ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
+ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
     ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts)
 {
     u_char                       *p;
@@ -569,7 +573,7 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
         ngx_memcpy(p, facts->url.data, url);
 
         cn->gone = facts->gone;
-        cn->plain = facts->plain;
+        cn->json_safe = facts->json_safe;
         cn->members = (uint32_t) facts->members;
         cn->max_members = (uint32_t) facts->max_members;
     }
@@ -584,7 +588,7 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_t *cache,
 /* from the slab, evicting the least recently used nodes to make room */
 
 static ngx_http_upbot_cache_node_t *
-ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_t *cache, size_t size)
+ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_ctx_t *cache, size_t size)
 {
     void                         *p;
     ngx_uint_t                    i;
@@ -613,7 +617,7 @@ ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_t *cache, size_t size)
 
 
 static void
-ngx_http_upbot_cache_delete(ngx_http_upbot_cache_t *cache,
+ngx_http_upbot_cache_delete(ngx_http_upbot_cache_ctx_t *cache,
     ngx_http_upbot_cache_node_t *cn)
 {
     ngx_queue_remove(&cn->queue);

@@ -491,13 +491,13 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
         /* whether answers can copy these strings as they are, once */
 
-        group->plain = ngx_http_upbot_json_plain(group->url.data,
-                                                 group->url.len)
-                       && ngx_http_upbot_json_plain(group->name.data,
-                                                    group->name.len)
-                       && ngx_http_upbot_json_plain(group->background.data,
-                                                    group->background.len);
-        group->facts.plain = 1;         /* static facts carry no strings */
+        group->json_safe =
+            ngx_http_upbot_json_safe(group->url.data, group->url.len)
+            && ngx_http_upbot_json_safe(group->name.data, group->name.len)
+            && ngx_http_upbot_json_safe(group->background.data,
+                                        group->background.len);
+
+        group->facts.json_safe = 1;     /* static facts carry no strings */
 
         if (rows[i]->provider) {
             if (ngx_http_upbot_resolve(cf, umcf, rows[i], group) != NGX_OK) {

@@ -667,7 +667,7 @@ ngx_http_upbot_json_fail(ngx_http_upbot_json_t *j, u_char *at,
 
 
 ngx_uint_t
-ngx_http_upbot_json_plain(const u_char *s, size_t len)
+ngx_http_upbot_json_safe(const u_char *s, size_t len)
 {
     return ngx_http_upbot_json_scan(s, s + len, 0) == s + len;
 }

@@ -403,7 +403,7 @@ ngx_http_upbot_json_is(const u_char *p, const u_char *last,
 
 
 /* whether s is its own JSON form: nothing in it needs escaping */
-ngx_uint_t ngx_http_upbot_json_plain(const u_char *s, size_t len);
+ngx_uint_t ngx_http_upbot_json_safe(const u_char *s, size_t len);
 
 /* the length of s as the inside of a JSON string */
 size_t ngx_http_upbot_json_escaped_len(const u_char *s, size_t len);

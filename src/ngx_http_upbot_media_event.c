@@ -10,7 +10,7 @@
 #include "ngx_http_upbot.h"
 
 
-static void ngx_http_upbot_media_event_note(ngx_http_upbot_ctx_t *ctx);
+static void ngx_http_upbot_media_event_identify(ngx_http_upbot_ctx_t *ctx);
 static ngx_int_t ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx);
 
@@ -20,7 +20,7 @@ const ngx_http_upbot_api_t  ngx_http_upbot_media_event_api = {
     &ngx_http_upbot_media_event_shape,
     sizeof(ngx_http_upbot_media_event_req_t),
     1,
-    ngx_http_upbot_media_event_note,
+    ngx_http_upbot_media_event_identify,
     ngx_http_upbot_media_event_process
 };
 
@@ -28,7 +28,7 @@ const ngx_http_upbot_api_t  ngx_http_upbot_media_event_api = {
 /* a batch is logged by its first item's code and trace id */
 
 static void
-ngx_http_upbot_media_event_note(ngx_http_upbot_ctx_t *ctx)
+ngx_http_upbot_media_event_identify(ngx_http_upbot_ctx_t *ctx)
 {
     ngx_http_upbot_event_item_t       *item;
     ngx_http_upbot_media_event_req_t  *req = ctx->req;

@@ -12,7 +12,7 @@
 #include "ngx_http_upbot.h"
 
 
-static void ngx_http_upbot_media_info_note(ngx_http_upbot_ctx_t *ctx);
+static void ngx_http_upbot_media_info_identify(ngx_http_upbot_ctx_t *ctx);
 static ngx_int_t ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx);
 static void ngx_http_upbot_media_info_looked(ngx_http_request_t *r,
@@ -30,13 +30,13 @@ const ngx_http_upbot_api_t  ngx_http_upbot_media_info_api = {
     &ngx_http_upbot_media_info_shape,
     sizeof(ngx_http_upbot_media_info_req_t),
     0,
-    ngx_http_upbot_media_info_note,
+    ngx_http_upbot_media_info_identify,
     ngx_http_upbot_media_info_process
 };
 
 
 static void
-ngx_http_upbot_media_info_note(ngx_http_upbot_ctx_t *ctx)
+ngx_http_upbot_media_info_identify(ngx_http_upbot_ctx_t *ctx)
 {
     ngx_http_upbot_media_info_req_t  *req = ctx->req;
 

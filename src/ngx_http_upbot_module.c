@@ -74,19 +74,21 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       0,
       NULL },
 
+    /* the providers: "upbot_" and the provider's name, its table */
+
     { ngx_string("upbot_tim"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_upbot_app,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
-      NULL },
+      (void *) &ngx_http_upbot_tim_provider },
 
     { ngx_string("upbot_yunxin"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_upbot_app,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
-      NULL },
+      (void *) &ngx_http_upbot_yunxin_provider },
 
     { ngx_string("upbot_max_code_length"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,

@@ -90,7 +90,7 @@ ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
     answer->name = group->name.len ? group->name : facts->name;
     answer->background = group->background.len ? group->background
                                                : facts->face_url;
-    answer->plain = group->plain && facts->plain;
+    answer->json_safe = group->json_safe && facts->json_safe;
 }
 
 

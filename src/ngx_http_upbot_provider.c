@@ -12,17 +12,6 @@
 #include "ngx_http_upbot.h"
 
 
-/*
- * The providers.  Adding one: its file (see ngx_http_upbot_tim.c), a line
- * here, its directive in ngx_http_upbot_module.c and its file in "config".
- */
-static const ngx_http_upbot_provider_t  *ngx_http_upbot_providers[] = {
-    &ngx_http_upbot_tim_provider,
-    &ngx_http_upbot_yunxin_provider,
-    NULL
-};
-
-
 static ngx_http_upbot_app_t *ngx_http_upbot_app_create(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf,
     const ngx_http_upbot_provider_t *provider, ngx_str_t *name);
@@ -42,18 +31,29 @@ static ngx_int_t ngx_http_upbot_walk_status(ngx_http_upbot_walk_t *w,
     yajl_status st, u_char *data, size_t len, ngx_str_t *error);
 
 
-/* "tim" (of "upbot_tim" or "tim:prod"): its provider, or NULL */
+/*
+ * "tim" of "tim:prod": its provider, or NULL.  The providers are the
+ * module's directives that declare apps, each with its provider's table:
+ * adding one is its file (see ngx_http_upbot_tim.c) and its directive.
+ */
 
 const ngx_http_upbot_provider_t *
 ngx_http_upbot_provider_find(ngx_str_t *name)
 {
-    const ngx_http_upbot_provider_t  **p;
+    ngx_command_t                    *cmd;
+    const ngx_http_upbot_provider_t  *p;
 
-    for (p = ngx_http_upbot_providers; *p; p++) {
-        if ((*p)->name.len == name->len
-            && ngx_strncmp((*p)->name.data, name->data, name->len) == 0)
+    for (cmd = ngx_http_upbot_module.commands; cmd->name.len; cmd++) {
+        if (cmd->set != ngx_http_upbot_app) {
+            continue;
+        }
+
+        p = cmd->post;
+
+        if (p->name.len == name->len
+            && ngx_strncmp(p->name.data, name->data, name->len) == 0)
         {
-            return *p;
+            return p;
         }
     }
 
@@ -72,22 +72,13 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_upbot_main_conf_t *umcf = conf;
 
     char                             *rv;
-    ngx_str_t                        *value, name, secret_file;
+    ngx_str_t                        *value, secret_file;
     ngx_uint_t                        i;
     ngx_http_upbot_app_t             *app;
     const ngx_http_upbot_provider_t  *provider;
 
     value = cf->args->elts;
-
-    /* the directive is "upbot_" and the provider's name */
-
-    name.data = cmd->name.data + sizeof("upbot_") - 1;
-    name.len = cmd->name.len - (sizeof("upbot_") - 1);
-
-    provider = ngx_http_upbot_provider_find(&name);
-    if (provider == NULL) {
-        return "has no provider";
-    }
+    provider = cmd->post;
 
     app = ngx_http_upbot_app_create(cf, umcf, provider, &value[1]);
     if (app == NULL) {
@@ -1001,10 +992,10 @@ ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
     facts->url = f->url;
     facts->members = f->members > 0 ? f->members : 0;
     facts->max_members = f->max_members > 0 ? f->max_members : 0;
-    facts->plain = ngx_http_upbot_json_plain(f->name.data, f->name.len)
-                   && ngx_http_upbot_json_plain(f->face_url.data,
-                                                f->face_url.len)
-                   && ngx_http_upbot_json_plain(f->url.data, f->url.len);
+    facts->json_safe =
+        ngx_http_upbot_json_safe(f->name.data, f->name.len)
+        && ngx_http_upbot_json_safe(f->face_url.data, f->face_url.len)
+        && ngx_http_upbot_json_safe(f->url.data, f->url.len);
 }
 
 

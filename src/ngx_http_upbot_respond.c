@@ -52,9 +52,9 @@ static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
 
 
 /* a string of an answer: copied, when known to need no escaping */
-#define ngx_http_upbot_put_answer_str(p, s, plain)                           \
-    ((plain) ? ngx_cpymem(p, (s)->data, (s)->len)                            \
-             : ngx_http_upbot_json_escape(p, (s)->data, (s)->len))
+#define ngx_http_upbot_put_answer_str(p, s, safe)                            \
+    ((safe) ? ngx_cpymem(p, (s)->data, (s)->len)                             \
+            : ngx_http_upbot_json_escape(p, (s)->data, (s)->len))
 
 
 static ngx_int_t ngx_http_upbot_add_header(ngx_http_request_t *r,
@@ -143,7 +143,7 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
               + sizeof(",\"data\":{\"url\":\"\",\"name\":\"\","
                        "\"background\":\"\"}}") - 1;
 
-        if (answer->plain) {
+        if (answer->json_safe) {
             len += answer->url.len + answer->name.len
                    + answer->background.len;
 
@@ -172,13 +172,15 @@ ngx_http_upbot_send(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
         p = ngx_cpymem(p, umcf->bodies[i].data, umcf->bodies[i].len - 1);
         p = ngx_cpymem(p, ",\"data\":{\"url\":\"",
                        sizeof(",\"data\":{\"url\":\"") - 1);
-        p = ngx_http_upbot_put_answer_str(p, &answer->url, answer->plain);
+        p = ngx_http_upbot_put_answer_str(p, &answer->url,
+                                          answer->json_safe);
         p = ngx_cpymem(p, "\",\"name\":\"", sizeof("\",\"name\":\"") - 1);
-        p = ngx_http_upbot_put_answer_str(p, &answer->name, answer->plain);
+        p = ngx_http_upbot_put_answer_str(p, &answer->name,
+                                          answer->json_safe);
         p = ngx_cpymem(p, "\",\"background\":\"",
                        sizeof("\",\"background\":\"") - 1);
         p = ngx_http_upbot_put_answer_str(p, &answer->background,
-                                          answer->plain);
+                                          answer->json_safe);
         p = ngx_cpymem(p, "\"}}", 3);
 
         b->last = p;

@@ -16,7 +16,6 @@ use NginxMain;
 
 use File::Path qw(make_path remove_tree);
 use File::Spec;
-use IO::Socket::INET;
 use MockIM;
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -264,16 +263,7 @@ sub staggered {
 sub request {
     my $body = shift;
 
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 10)
-        or return "connect: $!";
-
-    print $s "POST /m HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-             . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
-             . "Content-Length: " . length($body) . "\r\n\r\n$body";
-
-    local $/;
-    return <$s> // '';
+    return post_media_info($port, $body);
 }
 
 

@@ -1,6 +1,6 @@
 # The story of a look-up and of an event batch in a --with-debug error log:
 # each step leaves a line.  Skipped unless nginx is built --with-debug
-# (CI's matrix has such a build).
+# (Debian's nginx and the matrix's builds are; nginx.org's packages not).
 
 use lib 't/lib';
 use MockIM;

@@ -14,7 +14,7 @@ use Test::More ();
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(main_prelude base_port write_file slurp wait_for_pid
-                 post_events);
+                 post_events post_media_info);
 
 # the suite's port, as Test::Nginx and the mock take it; a test listens on
 # base_port() + its own offset
@@ -62,6 +62,17 @@ sub wait_for_pid {
 # tests that use it configure; the whole answer, or '' when none came
 sub post_events {
     my ($port, $body) = @_;
+    return post_api($port, '/e', $body);
+}
+
+# a GetMediaInfo body to "location = /m", likewise
+sub post_media_info {
+    my ($port, $body) = @_;
+    return post_api($port, '/m', $body);
+}
+
+sub post_api {
+    my ($port, $path, $body) = @_;
     for (1 .. 50) {
         my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                       PeerPort => $port, Timeout => 10);
@@ -69,7 +80,7 @@ sub post_events {
             sleep 0.05;      # the server is still starting
             next;
         }
-        print $s "POST /e HTTP/1.1\r\nHost: localhost\r\n"
+        print $s "POST $path HTTP/1.1\r\nHost: localhost\r\n"
                . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
                . "Content-Length: " . length($body) . "\r\n"
                . "Connection: close\r\n\r\n" . $body;
