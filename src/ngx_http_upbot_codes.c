@@ -203,7 +203,8 @@ static char *
 ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
     ngx_str_t *source, ngx_str_t *id)
 {
-    u_char     *p, *colon;
+    u_char     *p, *colon, *last;
+    u_char      sources[256];
     char       *rv;
     ngx_str_t   name;
 
@@ -224,10 +225,13 @@ ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
     }
 
     if (row->provider == NULL) {
+        last = ngx_http_upbot_provider_sources(sources,
+                                               sources + sizeof(sources));
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "unknown group source \"%V\" for code \"%V\", "
-                           "expected \"static\", \"tim:APP\" or "
-                           "\"yunxin:APP\"", source, &row->code);
+                           "expected \"static\"%*s", source, &row->code,
+                           last - sources, sources);
         return NGX_CONF_ERROR;
     }
 

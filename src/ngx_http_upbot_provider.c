@@ -61,6 +61,35 @@ ngx_http_upbot_provider_find(ngx_str_t *name)
 }
 
 
+/* ", \"tim:APP\" or \"yunxin:APP\"": the sources a row may name, for errors */
+
+u_char *
+ngx_http_upbot_provider_sources(u_char *p, u_char *last)
+{
+    ngx_command_t                    *cmd, *next;
+    const ngx_http_upbot_provider_t  *provider;
+
+    for (cmd = ngx_http_upbot_module.commands; cmd->name.len; cmd++) {
+        if (cmd->set != ngx_http_upbot_app) {
+            continue;
+        }
+
+        provider = cmd->post;
+
+        for (next = cmd + 1; next->name.len; next++) {
+            if (next->set == ngx_http_upbot_app) {
+                break;
+            }
+        }
+
+        p = ngx_slprintf(p, last, "%s\"%V:APP\"",
+                         next->name.len ? ", " : " or ", &provider->name);
+    }
+
+    return p;
+}
+
+
 /* upbot_tim NAME sdkappid=N identifier=ID key=K|key_file=F location=URI
  *           [expire=TIME] [url_field=KEY];
  * upbot_yunxin NAME appkey=K secret=S|secret_file=F location=URI

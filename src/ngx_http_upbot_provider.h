@@ -187,6 +187,7 @@ struct ngx_http_upbot_provider_s {
 
 const ngx_http_upbot_provider_t *ngx_http_upbot_provider_find(
     ngx_str_t *name);
+u_char *ngx_http_upbot_provider_sources(u_char *p, u_char *last);
 ngx_int_t ngx_http_upbot_app_set(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
     ngx_str_t *target, ngx_str_t *name, ngx_str_t *value);
 
