@@ -51,6 +51,10 @@
 
 #define NGX_HTTP_UPBOT_CODE_HARD_MAX    255
 
+/* a call's default deadline, and how long a claim outlives the deadline */
+#define NGX_HTTP_UPBOT_CALL_TIMEOUT     3000
+#define NGX_HTTP_UPBOT_CLAIM_MARGIN     1000
+
 
 /* what the provider (or, for static groups, the configuration) says */
 typedef struct {
@@ -74,6 +78,7 @@ struct ngx_http_upbot_app_s {
     ngx_str_t                       app_id;      /* sdkappid or AppKey */
     ngx_str_t                       secret;      /* key or AppSecret */
     ngx_str_t                       url_field;   /* custom field with url */
+    ngx_msec_t                      timeout;     /* a call's deadline */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
 };
@@ -230,6 +235,7 @@ struct ngx_http_upbot_fetch_s {
     ngx_uint_t                      ncalls;
     ngx_uint_t                      pending;     /* calls not handed back */
     ngx_http_upbot_fetch_pt         handler;     /* a call has ended */
+    ngx_uint_t                      background;  /* no client waits */
 };
 
 
@@ -330,7 +336,7 @@ ngx_int_t ngx_http_upbot_lookup(ngx_http_request_t *r,
 ngx_int_t ngx_http_upbot_fetch_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
     ngx_http_upbot_code_t *code, ngx_uint_t *index, ngx_uint_t n,
-    ngx_http_upbot_fetch_pt handler);
+    ngx_http_upbot_fetch_pt handler, ngx_uint_t background);
 
 /* pick */
 ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,

@@ -370,7 +370,11 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         /* no room even after evicting: fetch unlocked, store nothing */
 
         if (cn) {
-            cn->lock = now + umcf->lock_timeout;
+            /* a live call is given up at its deadline: never before */
+
+            cn->lock = now + ngx_max(umcf->lock_timeout,
+                                     group->app->timeout
+                                     + NGX_HTTP_UPBOT_CLAIM_MARGIN);
 
             if (cn->lock == 0) {
                 cn->lock = 1;

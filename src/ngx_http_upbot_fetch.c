@@ -25,13 +25,17 @@ static ngx_uint_t *ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_upbot_fetch_batch(ngx_http_upbot_code_t *code,
     ngx_uint_t *sorted, ngx_uint_t i, ngx_uint_t n);
 static ngx_int_t ngx_http_upbot_subrequest(ngx_http_request_t *r,
-    ngx_http_upbot_call_t *call);
+    ngx_http_upbot_call_t *call, ngx_uint_t background);
 static ngx_int_t ngx_http_upbot_fetch_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static ngx_int_t ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
+    ngx_http_upbot_call_t *call, ngx_int_t rc);
 static void ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call);
 static void ngx_http_upbot_fetch_failed(ngx_http_upbot_call_t *call,
     ngx_uint_t status, const char *what, ngx_str_t *detail);
 static void ngx_http_upbot_fetch_resume(ngx_http_request_t *r);
+static void ngx_http_upbot_fetch_deadline(ngx_event_t *ev);
+static void ngx_http_upbot_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_upbot_fetch_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_upbot_fetch_read(ngx_http_upbot_call_t *call,
@@ -62,7 +66,8 @@ ngx_http_upbot_fetch_init(ngx_conf_t *cf)
 
 ngx_int_t
 ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
-    ngx_uint_t *index, ngx_uint_t n, ngx_http_upbot_fetch_pt handler)
+    ngx_uint_t *index, ngx_uint_t n, ngx_http_upbot_fetch_pt handler,
+    ngx_uint_t background)
 {
     ngx_str_t               *trace;
     ngx_uint_t               i, j, k, *sorted;
@@ -101,13 +106,14 @@ ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
     }
 
     fetch->handler = handler;
-    ctx->fetch = fetch;
+    fetch->background = background;
 
     call = fetch->calls;
 
     for (i = 0; i < n; i = k, call++) {
         k = ngx_http_upbot_fetch_batch(code, sorted, i, n);
 
+        call->fetch = fetch;
         call->app = code->groups[sorted[i]].app;
         call->index = &sorted[i];
         call->n = k - i;
@@ -129,20 +135,23 @@ ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
         }
 
         if (call->app->provider->create_request(call) != NGX_OK
-            || ngx_http_upbot_subrequest(r, call) != NGX_OK)
+            || ngx_http_upbot_subrequest(r, call, background) != NGX_OK)
         {
             return NGX_ERROR;
         }
 
         fetch->pending++;
 
-        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: call sent: %V, %ui groups, to \"%V\", "
-                       "code \"%V\"", &call->app->name, call->n,
-                       &call->uri, &code->code);
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: call sent%s: %V, %ui groups, to \"%V\", "
+                       "code \"%V\"", background ? " in the background" : "",
+                       &call->app->name, call->n, &call->uri, &code->code);
     }
 
-    r->write_event_handler = ngx_http_upbot_fetch_resume;
+    if (!background) {
+        ctx->fetch = fetch;
+        r->write_event_handler = ngx_http_upbot_fetch_resume;
+    }
 
     return NGX_OK;
 }
@@ -217,12 +226,14 @@ ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call)
+ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
+    ngx_uint_t background)
 {
     ngx_buf_t                    *b;
     ngx_str_t                    *body;
     ngx_uint_t                    i;
     ngx_chain_t                  *cl;
+    ngx_pool_cleanup_t           *cln;
     ngx_table_elt_t              *h;
     ngx_http_request_t           *sr;
     ngx_http_request_body_t      *rb;
@@ -236,12 +247,30 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call)
     ps->handler = ngx_http_upbot_fetch_done;
     ps->data = call;
 
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_subrequest(r, &call->uri, &call->args, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED)
+                            background ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                                       : NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    /* the call as a whole has a deadline, whatever pace its answer has */
+
+    call->sr = sr;
+    call->deadline.handler = ngx_http_upbot_fetch_deadline;
+    call->deadline.data = call;
+    call->deadline.log = r->connection->log;
+
+    ngx_add_timer(&call->deadline, call->app->timeout);
+
+    cln->handler = ngx_http_upbot_fetch_cleanup;
+    cln->data = call;
 
     /* the error lines of the request hide the calls' queries (a UserSig) */
 
@@ -330,9 +359,11 @@ ngx_http_upbot_subrequest(ngx_http_request_t *r, ngx_http_upbot_call_t *call)
 
 /*
  * The call has ended: what its answer says of each group is recorded,
- * nothing more.  A subrequest's post handler may run again as it is
- * finalized.  What it returns is the subrequest's end: NGX_OK, whatever
- * the provider did, for NGX_ERROR would end the client's request too.
+ * nothing more; a background call (a refresh no client waits for) is
+ * handed to its handler here, for its parent is not woken.  A
+ * subrequest's post handler may run again as it is finalized.  What it
+ * returns is the subrequest's end: NGX_OK, whatever the provider did, for
+ * NGX_ERROR would end the client's request too.
  */
 
 static ngx_int_t
@@ -340,9 +371,7 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_upbot_call_t *call = data;
 
-    ngx_int_t   prc;
-    ngx_str_t   detail;
-    ngx_uint_t  status;
+    ngx_http_upbot_fetch_t  *fetch = call->fetch;
 
     if (call->done) {
         return NGX_OK;
@@ -350,11 +379,55 @@ ngx_http_upbot_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     call->done = 1;
 
+    if (call->deadline.timer_set) {
+        ngx_del_timer(&call->deadline);
+    }
+
+    if (ngx_http_upbot_fetch_answer(sr, call, rc) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (fetch->background) {
+        call->reported = 1;
+        fetch->pending--;
+        fetch->handler(sr->parent, call);
+    }
+
+    return NGX_OK;
+}
+
+
+/* what became of the call: its answer read, or why there is none */
+
+static ngx_int_t
+ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
+    ngx_http_upbot_call_t *call, ngx_int_t rc)
+{
+    ngx_int_t   prc;
+    ngx_str_t   detail;
+    ngx_uint_t  status;
+
     status = sr->headers_out.status;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, call->log, 0,
                    "upbot: answer read: %V, rc:%i status:%ui, %uz bytes",
                    &call->app->name, rc, status, call->reply.size);
+
+    if (call->timed_out) {
+        detail.data = ngx_pnalloc(call->pool, sizeof("no answer within ms")
+                                              + NGX_TIME_T_LEN);
+        if (detail.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        detail.len = ngx_sprintf(detail.data, "no answer within %M ms",
+                                 call->app->timeout)
+                     - detail.data;
+
+        ngx_http_upbot_fetch_failed(call, NGX_HTTP_GATEWAY_TIME_OUT,
+                                    "the call was given up", &detail);
+        return NGX_OK;
+    }
 
     if (rc == NGX_ERROR || rc >= NGX_HTTP_SPECIAL_RESPONSE || status == 0) {
         status = (rc == NGX_HTTP_GATEWAY_TIME_OUT
@@ -494,6 +567,67 @@ ngx_http_upbot_fetch_failed(ngx_http_upbot_call_t *call, ngx_uint_t status,
                       "upbot: %V: %s: %V (groups: %ui), trace id \"%V\"",
                       &call->app->name, what, detail, call->n,
                       &call->trace_id);
+    }
+}
+
+
+/*
+ * The call's deadline (the app's timeout=) has passed: it is given up the
+ * way nginx gives up an upstream that is too slow, by making the timer the
+ * upstream waits on expire now, with no other server to try.  The
+ * subrequest then ends with 504, and fetch_done() records the call as
+ * failed.
+ */
+
+static void
+ngx_http_upbot_fetch_deadline(ngx_event_t *ev)
+{
+    ngx_event_t             *uev;
+    ngx_connection_t        *c;
+    ngx_http_upstream_t     *u;
+    ngx_http_upbot_call_t   *call = ev->data;
+
+    if (call->done) {
+        return;
+    }
+
+    u = call->sr->upstream;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "upbot: call to %V given up after %M ms, upstream:%p",
+                   &call->app->name, call->app->timeout, u);
+
+    if (u == NULL || u->peer.connection == NULL) {
+        /* not talking to the provider yet: nothing to give up but time */
+        ngx_add_timer(ev, 100);
+        return;
+    }
+
+    call->timed_out = 1;
+
+    c = u->peer.connection;
+
+    uev = (c->write->timer_set && !c->read->timer_set) ? c->write : c->read;
+
+    if (uev->timer_set) {
+        ngx_del_timer(uev);
+    }
+
+    u->peer.tries = 1;
+    uev->timedout = 1;
+    uev->handler(uev);
+}
+
+
+/* the request ends before its call: the deadline goes with it */
+
+static void
+ngx_http_upbot_fetch_cleanup(void *data)
+{
+    ngx_http_upbot_call_t  *call = data;
+
+    if (call->deadline.timer_set) {
+        ngx_del_timer(&call->deadline);
     }
 }
 

@@ -10,7 +10,9 @@
  *           are not fresh and that nobody fetches are claimed;
  *   fetch   the claimed groups are asked of their providers (fetch.c);
  *           each call's end is applied here, to the cache and to the
- *           look-up; after the last, look again without claiming;
+ *           look-up; after the last, look again without claiming; when
+ *           every claimed group has stale facts, they answer at once and
+ *           the calls run in the background;
  *   wait    for a group that another request fetches and that nothing is
  *           known of: woken by the end of a call in this worker, else look
  *           again when the zone has changed, at most every 100 ms, and at
@@ -38,8 +40,14 @@ static ngx_int_t ngx_http_upbot_lookup_look(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
     ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_lookup_t *lk,
     ngx_uint_t i, ngx_uint_t claim, ngx_msec_t *until);
+static ngx_int_t ngx_http_upbot_lookup_fetch(ngx_http_request_t *r,
+    ngx_http_upbot_lookup_t *lk);
 static void ngx_http_upbot_lookup_fetched(ngx_http_request_t *r,
     ngx_http_upbot_call_t *call);
+static void ngx_http_upbot_lookup_refreshed(ngx_http_request_t *r,
+    ngx_http_upbot_call_t *call);
+static void ngx_http_upbot_lookup_apply(ngx_http_request_t *r,
+    ngx_http_upbot_call_t *call, ngx_http_upbot_lookup_t *lk);
 static void ngx_http_upbot_lookup_keep(ngx_http_upbot_lookup_t *lk,
     ngx_uint_t n, ngx_msec_t until);
 static ngx_int_t ngx_http_upbot_lookup_wait(ngx_http_request_t *r,
@@ -141,7 +149,6 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
 
     lk->nfetch = 0;
     lk->blocked = 0;
-    lk->lock_until = ngx_current_msec + umcf->lock_timeout;
 
     fresh = 1;
     until = ngx_current_msec + NGX_HTTP_UPBOT_VIEW_TIME;
@@ -199,16 +206,7 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
     }
 
     if (lk->nfetch) {
-        lk->called = 1;
-
-        if (ngx_http_upbot_fetch(r, lk->code, lk->fetch, lk->nfetch,
-                                 ngx_http_upbot_lookup_fetched)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_DONE;
+        return ngx_http_upbot_lookup_fetch(r, lk);
     }
 
     if (lk->blocked) {
@@ -250,11 +248,13 @@ ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
     } else if (cached.state == NGX_HTTP_UPBOT_FACTS_NONE) {
 
         if (cached.busy) {
-            lk->blocked = 1;
-
-            if ((ngx_msec_int_t) (cached.lock_until - lk->lock_until) < 0) {
+            if (!lk->blocked
+                || (ngx_msec_int_t) (cached.lock_until - lk->lock_until) < 0)
+            {
                 lk->lock_until = cached.lock_until;
             }
+
+            lk->blocked = 1;
 
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "upbot: group \"%V\" is being fetched by another "
@@ -282,6 +282,59 @@ ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
 
 
 /*
+ * The claimed groups are fetched.  When each of them has facts at hand,
+ * stale but within "stale", those answer now and the refresh runs in the
+ * background, a subrequest no client waits for, as nginx's
+ * proxy_cache_background_update does; otherwise the request waits for
+ * the calls.
+ */
+
+static ngx_int_t
+ngx_http_upbot_lookup_fetch(ngx_http_request_t *r,
+    ngx_http_upbot_lookup_t *lk)
+{
+    ngx_uint_t  i, background;
+
+    background = 1;
+
+    for (i = 0; i < lk->nfetch; i++) {
+        if (lk->seen[lk->fetch[i]].state == NGX_HTTP_UPBOT_FACTS_NONE) {
+            background = 0;
+            break;
+        }
+    }
+
+    if (ngx_http_upbot_fetch(r, lk->code, lk->fetch, lk->nfetch,
+                             background ? ngx_http_upbot_lookup_refreshed
+                                        : ngx_http_upbot_lookup_fetched,
+                             background)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!background) {
+        lk->called = 1;
+        return NGX_DONE;
+    }
+
+    /* their stale facts are picked from as being updated (UPDATING) */
+
+    for (i = 0; i < lk->nfetch; i++) {
+        lk->seen[lk->fetch[i]].busy = 1;
+    }
+
+    lk->nfetch = 0;
+
+    if (lk->blocked) {
+        return ngx_http_upbot_lookup_wait(r, lk);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * A call has ended: each of its groups' facts (or failure) goes to the
  * cache and to the look-up; after the last call, look again.
  */
@@ -290,49 +343,14 @@ static void
 ngx_http_upbot_lookup_fetched(ngx_http_request_t *r,
     ngx_http_upbot_call_t *call)
 {
-    ngx_int_t                    rc;
-    ngx_uint_t                   i;
-    ngx_http_upbot_ctx_t        *ctx;
-    ngx_http_upbot_seen_t       *seen;
-    ngx_http_upbot_lookup_t     *lk;
-    ngx_http_upbot_main_conf_t  *umcf;
+    ngx_int_t                 rc;
+    ngx_http_upbot_ctx_t     *ctx;
+    ngx_http_upbot_lookup_t  *lk;
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
     lk = ctx->lookup;
 
-    for (i = 0; i < call->n; i++) {
-
-        if (call->result[i] == NULL) {
-            ngx_http_upbot_cache_fail(umcf, call->groups[i], call->status);
-
-            lk->failed = 1;
-
-            if (call->status == NGX_HTTP_GATEWAY_TIME_OUT
-                || lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT)
-            {
-                lk->fail_status = call->status;
-            }
-
-            continue;
-        }
-
-        /* the request has them even if the zone has no room */
-
-        seen = &lk->seen[call->index[i]];
-
-        ngx_http_upbot_facts_from(&seen->facts, call->result[i]);
-        ngx_http_upbot_cache_store(umcf, call->groups[i], &seen->facts);
-
-        seen->fetched = 1;
-
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: group \"%V\" applied%s",
-                       &call->groups[i]->key,
-                       seen->facts.gone ? ", gone" : "");
-    }
-
-    ngx_http_upbot_lookup_wake_all(umcf);
+    ngx_http_upbot_lookup_apply(r, call, lk);
 
     if (ctx->fetch->pending) {
         return;
@@ -346,6 +364,72 @@ ngx_http_upbot_lookup_fetched(ngx_http_request_t *r,
     if (rc != NGX_DONE) {
         lk->handler(r, rc);
     }
+}
+
+
+/* a call of a refresh in the background has ended */
+
+static void
+ngx_http_upbot_lookup_refreshed(ngx_http_request_t *r,
+    ngx_http_upbot_call_t *call)
+{
+    ngx_http_upbot_lookup_apply(r, call, NULL);
+}
+
+
+/*
+ * Each group of an ended call: its facts (or its failure) go to the cache,
+ * and to the look-up "lk" that waits for them, if any: the request has
+ * them even if the zone has no room.
+ */
+
+static void
+ngx_http_upbot_lookup_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
+    ngx_http_upbot_lookup_t *lk)
+{
+    ngx_uint_t                   i;
+    ngx_http_upbot_facts_t       facts, *f;
+    ngx_http_upbot_seen_t       *seen;
+    ngx_http_upbot_main_conf_t  *umcf;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    for (i = 0; i < call->n; i++) {
+
+        if (call->result[i] == NULL) {
+            ngx_http_upbot_cache_fail(umcf, call->groups[i], call->status);
+
+            if (lk == NULL) {
+                continue;
+            }
+
+            lk->failed = 1;
+
+            if (call->status == NGX_HTTP_GATEWAY_TIME_OUT
+                || lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT)
+            {
+                lk->fail_status = call->status;
+            }
+
+            continue;
+        }
+
+        seen = lk ? &lk->seen[call->index[i]] : NULL;
+        f = seen ? &seen->facts : &facts;
+
+        ngx_http_upbot_facts_from(f, call->result[i]);
+        ngx_http_upbot_cache_store(umcf, call->groups[i], f);
+
+        if (seen) {
+            seen->fetched = 1;
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: group \"%V\" applied%s",
+                       &call->groups[i]->key, f->gone ? ", gone" : "");
+    }
+
+    ngx_http_upbot_lookup_wake_all(umcf);
 }
 
 

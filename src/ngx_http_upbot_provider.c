@@ -91,9 +91,9 @@ ngx_http_upbot_provider_sources(u_char *p, u_char *last)
 
 
 /* upbot_tim NAME sdkappid=N identifier=ID key=K|key_file=F location=URI
- *           [expire=TIME] [url_field=KEY];
+ *           [expire=TIME] [timeout=TIME] [url_field=KEY];
  * upbot_yunxin NAME appkey=K secret=S|secret_file=F location=URI
- *           [url_field=KEY]; */
+ *           [timeout=TIME] [url_field=KEY]; */
 
 char *
 ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -152,6 +152,8 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_str_set(&app->url_field, "url");
     }
 
+    ngx_conf_init_msec_value(app->timeout, NGX_HTTP_UPBOT_CALL_TIMEOUT);
+
     return NGX_CONF_OK;
 }
 
@@ -182,6 +184,7 @@ ngx_http_upbot_app_create(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     ngx_memzero(app, sizeof(ngx_http_upbot_app_t));
 
     app->provider = provider;
+    app->timeout = NGX_CONF_UNSET_MSEC;
     app->file = cf->conf_file->file.name;
     app->line = cf->conf_file->line;
 
@@ -283,6 +286,23 @@ ngx_http_upbot_app_option(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
 
     } else if (ngx_http_upbot_is_option(&name, "url_field", "")) {
         target = &app->url_field;
+
+    } else if (ngx_http_upbot_is_option(&name, "timeout", "")) {
+        if (app->timeout != NGX_CONF_UNSET_MSEC) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate \"timeout=\" of app \"%V\"",
+                               &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_parse_time(&value, 0);
+        if (rc == NGX_ERROR || rc == 0) {
+            goto invalid;
+        }
+
+        app->timeout = (ngx_msec_t) rc;
+
+        return NGX_CONF_OK;
 
     } else {
         goto unknown;

@@ -135,6 +135,10 @@ typedef struct {
     ngx_http_upbot_fetched_t      **result;
     ngx_uint_t                      status;      /* failed: 502 or 504 */
     ngx_msec_t                      start;
+    ngx_http_request_t             *sr;          /* its subrequest */
+    ngx_event_t                     deadline;    /* the app's timeout= */
+    void                           *fetch;       /* the calls it is one of */
+    unsigned                        timed_out:1;
     unsigned                        too_big:1;
     unsigned                        done:1;      /* its answer recorded */
     unsigned                        reported:1;  /* handed to the caller */

@@ -56,8 +56,8 @@ const ngx_http_upbot_provider_t  ngx_http_upbot_tim_provider = {
     ngx_string("tim"),
     "sdkappid",
     "key",
-    "sdkappid=, identifier=, key=, key_file=, location=, expire= "
-    "or url_field=",
+    "sdkappid=, identifier=, key=, key_file=, location=, expire=, "
+    "timeout= or url_field=",
     NGX_HTTP_UPBOT_TIM_BATCH,
     0,                                  /* ErrorCode 0: it went well */
     0,                                  /* POST to the location itself */

@@ -39,7 +39,7 @@ const ngx_http_upbot_provider_t  ngx_http_upbot_yunxin_provider = {
     ngx_string("yunxin"),
     "appkey",
     "secret",
-    "appkey=, secret=, secret_file=, location= or url_field=",
+    "appkey=, secret=, secret_file=, location=, timeout= or url_field=",
     1,                                  /* a team a call */
     200,                                /* "code": 200 is success */
     1,                                  /* GET LOCATION/TEAM_ID */

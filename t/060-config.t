@@ -590,7 +590,7 @@ qr/\[emerg\] .*app "tim:prod" has both "key=" and "key_file=" in \S+nginx\.conf:
     upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE location=/_t;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 --- no_error_log
 S3CRETVALUE
 
@@ -723,3 +723,30 @@ qr/\[emerg\] .*invalid parameter "fresh=10s" in \S+nginx\.conf:\d+/
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid value in "ttl=0" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 58: a call's deadline of zero
+--- http_config
+    upbot_tim  prod  sdkappid=1 identifier=admin key=k location=/_t timeout=0;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "timeout=\.\.\." of app "tim:prod" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 59: a call's deadline that is not a time
+--- http_config
+    upbot_yunxin  cn  appkey=a secret=s location=/_y timeout=soon;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid parameter "timeout=\.\.\." of app "yunxin:cn" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 60: a call's deadline given twice
+--- http_config
+    upbot_tim  prod  sdkappid=1 identifier=admin key=k location=/_t timeout=1s timeout=2s;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*duplicate "timeout=" of app "tim:prod" in \S+nginx\.conf:\d+/

@@ -40,7 +40,7 @@ __DATA__
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -48,7 +48,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key:S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -56,7 +56,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -64,7 +64,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETdmFsdWU= location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -72,7 +72,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETdmFsdWU== location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -80,7 +80,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -88,7 +88,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin KEY=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -104,7 +104,7 @@ qr/\[emerg\] .*invalid parameter "key=\.\.\." of app "tim:prod": empty value in 
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key =S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -128,7 +128,7 @@ qr/\[emerg\] .*has both "key=" and "key_file=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin secret=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -144,7 +144,7 @@ qr/\[emerg\] .*invalid parameter "location=\.\.\." of app "tim:prod" in \S+nginx
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key_file=$TEST_NGINX_SERVER_ROOT/html/tim.key location=/_t url_field;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 6 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 6 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -160,7 +160,7 @@ qr/\[emerg\] .*app "tim:prod" has no "location=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -168,7 +168,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK secret:S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -176,7 +176,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK secret S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -184,7 +184,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETdmFsdWU= location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -192,7 +192,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETdmFsdWU== location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -200,7 +200,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK sceret=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -208,7 +208,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK SECRET=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -224,7 +224,7 @@ qr/\[emerg\] .*invalid parameter "secret=\.\.\." of app "yunxin:cn": empty value
 --- http_config
     upbot_yunxin  cn  appkey=AK secret =S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -248,7 +248,7 @@ qr/\[emerg\] .*has both "secret=" and "secret_file=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_yunxin  cn  appkey=AK key=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 
@@ -264,7 +264,7 @@ qr/\[emerg\] .*invalid parameter "location=\.\.\." of app "yunxin:cn" in \S+ngin
 --- http_config
     upbot_yunxin  cn  appkey=AK secret_file=$TEST_NGINX_SERVER_ROOT/html/yx.secret location=/_y/ url_field;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 5 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 5 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
 
 
 

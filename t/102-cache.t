@@ -105,37 +105,37 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: fresh for ttl, then one refresh
+=== TEST 1: fresh for ttl, then one refresh, in the background: the request that starts it is answered from the stale facts at once (UPDATING)
 --- request eval
-[main::req("c1"), main::req("c1"), main::pause(1100), main::req("c1"), main::req("c1"), "GET /calls"]
+[main::req("c1"), main::req("c1"), main::pause(1100), main::req("c1"), main::pause(300), main::req("c1"), "GET /calls"]
 --- response_body_like eval
-[$::A, $::A, qr/ok/, $::A, $::A, qr/\A[^\n]*\n[^\n]*\n\z/]
+[$::A, $::A, qr/ok/, $::A, qr/ok/, $::A, qr/\A[^\n]*\n[^\n]*\n\z/]
 --- response_headers eval
-["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: MISS", "X-Cache: HIT", ""]
+["X-Cache: MISS", "X-Cache: HIT", "", "X-Cache: UPDATING", "", "X-Cache: HIT", ""]
 
 
 
-=== TEST 2: when a group reaches its threshold, the next refresh moves on
+=== TEST 2: when a group reaches its threshold, the next refresh moves on (the request that starts it still sees the old facts)
 --- request eval
 [main::req("c3"),
  "POST /mock/group\n{\"provider\":\"tim\",\"id\":\"\@TGS#b\",\"MemberNum\":190}",
- main::req("c3"), main::pause(1100), main::req("c3")]
+ main::req("c3"), main::pause(1100), main::req("c3"), main::pause(300), main::req("c3")]
 --- response_body_like eval
-[$::B, qr/ok/, $::B, qr/ok/, $::A]
+[$::B, qr/ok/, $::B, qr/ok/, $::B, qr/ok/, $::A]
 --- response_headers eval
-["X-Group: \@TGS#b", "", "X-Cache: HIT\nX-Group: \@TGS#b", "", "X-Cache: MISS\nX-Group: \@TGS#a"]
+["X-Group: \@TGS#b", "", "X-Cache: HIT\nX-Group: \@TGS#b", "", "X-Cache: UPDATING\nX-Group: \@TGS#b", "", "X-Cache: HIT\nX-Group: \@TGS#a"]
 
 
 
-=== TEST 3: the provider fails after ttl: the old facts, STALE; not asked again for "retry"
+=== TEST 3: the provider fails after ttl: the old facts (UPDATING while the refresh runs, then STALE); not asked again for "retry"
 --- request eval
 [main::req("c1"), main::pause(1100), main::fault('{"provider":"tim","mode":"http500"}'),
- main::req("c1"), main::req("c1"), "GET /calls", "GET /error.log"]
+ main::req("c1"), main::pause(300), main::req("c1"), main::req("c1"), "GET /calls", "GET /error.log"]
 --- response_body_like eval
-[$::A, qr/ok/, qr/ok/, $::A, $::A, qr/\A[^\n]*\n[^\n]*"fault":"http500"[^\n]*\n\z/,
+[$::A, qr/ok/, qr/ok/, $::A, qr/ok/, $::A, $::A, qr/\A[^\n]*\n[^\n]*"fault":"http500"[^\n]*\n\z/,
  qr/upbot: tim:prod: the call failed: HTTP 500 \(groups: 1\), trace id "t-cache"/]
 --- response_headers eval
-["X-Cache: MISS", "", "", "X-Cache: STALE", "X-Cache: STALE", "", ""]
+["X-Cache: MISS", "", "", "X-Cache: UPDATING", "", "X-Cache: STALE", "X-Cache: STALE", "", ""]
 
 
 
@@ -150,14 +150,16 @@ __DATA__
 
 
 
-=== TEST 5: the provider is back after "retry": fresh facts again
+=== TEST 5: the provider is back after "retry": refreshed again, fresh facts again
 --- request eval
 [main::req("c1"), main::pause(1100), main::fault('{"provider":"tim","mode":"http500","count":1}'),
- main::req("c1"), main::pause(1100), main::req("c1"), main::req("c1")]
+ main::req("c1"), main::pause(300), main::req("c1"), main::pause(1100), main::req("c1"), main::pause(300),
+ main::req("c1"), "GET /calls"]
 --- response_body_like eval
-[$::A, qr/ok/, qr/ok/, $::A, qr/ok/, $::A, $::A]
+[$::A, qr/ok/, qr/ok/, $::A, qr/ok/, $::A, qr/ok/, $::A, qr/ok/, $::A,
+ qr/\A[^\n]*\n[^\n]*"fault":"http500"[^\n]*\n[^\n]*"result":"ok"[^\n]*\n\z/]
 --- response_headers eval
-["X-Cache: MISS", "", "", "X-Cache: STALE", "", "X-Cache: MISS", "X-Cache: HIT"]
+["X-Cache: MISS", "", "", "X-Cache: UPDATING", "", "X-Cache: STALE", "", "X-Cache: UPDATING", "", "X-Cache: HIT", ""]
 
 
 

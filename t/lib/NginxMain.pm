@@ -71,6 +71,8 @@ sub post_media_info {
     return post_api($port, '/m', $body);
 }
 
+# the answer is read to its Content-Length, not to the connection's end: a
+# refresh in the background keeps the connection open after the answer
 sub post_api {
     my ($port, $path, $body) = @_;
     for (1 .. 50) {
@@ -84,8 +86,15 @@ sub post_api {
                . "Content-Type: application/json\r\nAuthorization: t0k3n\r\n"
                . "Content-Length: " . length($body) . "\r\n"
                . "Connection: close\r\n\r\n" . $body;
-        local $/;
-        return <$s> // '';
+        my $resp = '';
+        while (1) {
+            my $n = sysread($s, $resp, 65536, length $resp);
+            last unless $n;
+            my ($head) = $resp =~ /\A(.*?\r\n\r\n)/s or next;
+            my ($len) = $head =~ /^Content-Length: (\d+)\r$/mi or next;
+            last if length($resp) >= length($head) + $len;
+        }
+        return $resp;
     }
     return '';
 }
