@@ -585,6 +585,20 @@ ngx_http_upbot_lookup_wake(ngx_event_t *ev)
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     lk = ctx->lookup;
 
+    /*
+     * Timers expire before posted events run: the timer of a request that
+     * a call's end has just woken may come first, and the post then finds
+     * it no longer waiting.
+     */
+
+    if (ev->posted) {
+        ngx_delete_posted_event(ev);
+    }
+
+    if (lk->queue.next == NULL) {
+        return;
+    }
+
     /* a timer's poll: nothing changed, and the other's lock holds */
 
     if (ev->timedout) {
