@@ -78,7 +78,7 @@ _EOC_
     location = /_upbot/tim {
         internal;
         proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT/v4/group_open_http_svc/get_group_info$is_args$args;
-        proxy_read_timeout 1s;
+        proxy_read_timeout 5s;
     }
 
     # the error log so far, for blocks whose error comes after their first
