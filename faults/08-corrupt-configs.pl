@@ -1,0 +1,405 @@
+#!/usr/bin/env perl
+# 8. nginx -t over FAULTS_CONFIGS (300) randomly corrupted configurations
+# (fixed random seed).  The bases: conf-examples/demo.conf, the same with
+# its key and secret inline, conf-examples/production.conf made local
+# (127.0.0.1, no TLS server certificate, its files in a folder of ours),
+# and a compact one in the style of t/062-secrets.t with every directive
+# and every kind of secret.  Every secret (inline keys and secrets, the key
+# and secret files' contents, the API tokens) is a distinctive string
+# planted here.  Corruptions: tokens deleted, repeated, swapped, replaced,
+# moved; lines deleted, repeated, swapped; the file truncated; junk
+# inserted; a secret-bearing word moved elsewhere; the tokens, key or secret
+# file corrupted.
+#
+# Checks: nginx -t never ends on a signal (nor runs over 10 s); each line it
+# prints that is the module's (it names upbot, or is one of the module's
+# messages, found in src/*.c) ends with "in FILE:LINE"; no such line holds
+# a byte of a secret (any 6 bytes of one).  nginx's own parser shows the
+# words it cannot place ("unknown directive \"...\"", README: Security):
+# those are counted apart, as information.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Faults;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(time);
+
+my $count = $ENV{FAULTS_CONFIGS} || 300;
+my $seed = $ENV{FAULTS_SEED} || 20261201;
+
+my $dir = workdir();
+my $top = top();
+my $listen = $ENV{FAULTS_DEAD_PORT} || 8999;     # nginx -t binds nothing
+my $modules = join '', map { "load_module $_;\n" } Faults::modules();
+
+my %secret = (
+    tim_inline  => 'SECRETk1nL9qZx7Wv3Pd',
+    tim_file    => 'SECRETkF1leR8mQ2sT6y',
+    yx_inline   => 'SECRETyX5nH4jB9cL1eA',
+    yx_file     => 'SECRETyF7gD3kN8pW2uB',
+    token1      => 'SECRETt0kVb6Xm4Qr9Zc',
+    token2      => 'SECRETt0kHq2Wn5Ls8Dd',
+);
+
+# any 6 bytes of a secret
+my %window;
+for my $s (values %secret) {
+    $window{ substr($s, $_, 6) } = 1 for 0 .. length($s) - 6;
+}
+my $window_re = join '|', map { quotemeta } sort keys %window;
+$window_re = qr/$window_re/;
+
+
+# --- the module's messages, from its sources --------------------------------
+
+my @fragments;
+
+for my $f (glob "$top/src/*.c") {
+    my $src = slurp($f);
+    while ($src =~ /ngx_(?:conf_)?log_error\((.*?)\);/gs) {
+        my $call = $1;
+        my $fmt = join '', $call =~ /"((?:[^"\\]|\\.)*)"/g;
+        for my $piece (split /%[-0-9.*]*[a-zA-Z]+|\\"/, $fmt) {
+            push @fragments, $piece if length $piece >= 12
+                                       && $piece =~ /[a-z]{3}/;
+        }
+    }
+}
+
+my %u;
+@fragments = grep { !$u{$_}++ } @fragments;
+my $module_re = join '|', 'upbot', map { quotemeta } @fragments;
+$module_re = qr/$module_re/i;
+note(scalar(@fragments) . " message fragments of the module from src/*.c");
+
+# nginx's own parser messages that show what the configuration says
+my $core_echo = join '|', map { quotemeta } (
+    'unknown directive "', 'unexpected "', 'unexpected end of file',
+    'host not found in', 'open() "', 'invalid port in', 'invalid host',
+    'no port in', 'is not terminated by', 'has no opening',
+    'invalid number of arguments in', 'directive is not allowed here',
+    'directive is duplicate', 'invalid variable name', 'getpwnam(',
+    'getgrnam(', 'dlopen(', 'invalid event type', 'invalid value "');
+$core_echo = qr/$core_echo|invalid parameter "(?![^"]*" of app)|unknown "[^"]*" variable/;
+
+
+# --- the bases ---------------------------------------------------------------
+
+my %files = (
+    'tokens' => "# planted\n$secret{token1}  one\n$secret{token2}\n",
+    'tim.key' => "$secret{tim_file}\n",
+    'yx.secret' => "$secret{yx_file}\n",
+    'codes.conf' => "    live  tim:prod   \@TGS#p1  url=https://x/1;\n"
+                    . "    live  yunxin:cn  17889/1;\n"
+                    . "    st    static     g1  url=https://x/2 name=s;\n",
+);
+
+my $load = $modules;
+my @bases;
+
+{
+    my $demo = slurp("$top/conf-examples/demo.conf");
+    $demo =~ s{^load_module\s+modules/ngx_http_upbot_module\.so;\n}{$load}m
+        or die "demo.conf: no load_module line";
+    $demo =~ s/\b(?:8080|8081)\b/$listen/g;
+    $demo =~ s/\bdemo-tokens\b/\@RUN\@\/tokens/;
+    $demo =~ s/\bdemo-tim\.key\b/\@RUN\@\/tim.key/;
+    $demo =~ s/\bdemo-yunxin\.secret\b/\@RUN\@\/yx.secret/;
+    push @bases, ['demo.conf', $demo];
+
+    my $inline = $demo;
+    $inline =~ s/key_file=\S+/key=$secret{tim_inline}/ or die;
+    $inline =~ s/secret_file=\S+/secret=$secret{yx_inline}/ or die;
+    push @bases, ['demo.conf, secrets inline', $inline];
+}
+
+{
+    my $prod = slurp("$top/conf-examples/production.conf");
+    $prod =~ s{^load_module\s+modules/ngx_http_upbot_module\.so;\n}{$load}m
+        or die "production.conf: no load_module line";
+    $prod =~ s{/var/log/nginx/}{logs/}g;
+    $prod =~ s{/etc/nginx/upbot/tokens}{\@RUN\@/tokens}g;
+    $prod =~ s{/etc/nginx/upbot/tim-prod\.key}{\@RUN\@/tim.key}g;
+    $prod =~ s{/etc/nginx/upbot/yunxin-cn\.secret}{\@RUN\@/yx.secret}g;
+    $prod =~ s{/etc/nginx/upbot/codes\.conf}{\@RUN\@/codes.conf}g;
+    $prod =~ s{server\s+\S+:443;}{server 127.0.0.1:$listen;}g;
+    $prod =~ s{listen\s+443 ssl;}{listen 127.0.0.1:$listen;};
+    $prod =~ s{^\s*ssl_certificate(?:_key)?\s.*\n}{}mg;
+    push @bases, ['production.conf', $prod];
+}
+
+push @bases, ['compact, every directive', <<"_EOC_"];
+$load
+worker_processes  1;
+error_log  logs/error.log;
+pid        logs/nginx.pid;
+events { worker_connections 64; }
+http {
+    upbot_zone               z:1m;
+    upbot_cache              ttl=60s stale=10m lock_timeout=5s retry=1s;
+    upbot_auth_tokens        \@RUN\@/tokens;
+    upbot_event_log          logs/events.jsonl;
+    upbot_pick               spread;
+    upbot_max_items          100;
+    upbot_max_string_length  256;
+    upbot_max_json_depth     16;
+    upbot_max_code_length    64;
+    upbot_tim     prod  sdkappid=1400000000 identifier=admin
+                        key=$secret{tim_inline} location=/_upbot/tim
+                        expire=1d url_field=url;
+    upbot_yunxin  cn    appkey=0123abcd secret=$secret{yx_inline}
+                        location=/_upbot/yunxin/;
+    upbot_tim     kf    sdkappid=1400000001 identifier=admin
+                        key_file=\@RUN\@/tim.key location=/_upbot/tim2;
+    upbot_yunxin  sf    appkey=4567efab secret_file=\@RUN\@/yx.secret
+                        location=/_upbot/yunxin2/;
+    upbot_codes {
+        a  tim:prod   \@TGS#1  url=https://x/1 threshold=190;
+        a  yunxin:cn  17889/1  background=https://x/bg.png;
+        b  static     g1       url=https://x/2 "name=火影 忍者" members=1 max_members=2;
+        c  tim:kf     \@TGS#2  media_type=2;
+        c  yunxin:sf  1/2      down;
+        include  \@RUN\@/codes.conf;
+    }
+    server {
+        listen  127.0.0.1:$listen;
+        location = /m { upbot_get_media_info; }
+        location = /e { upbot_report_media_event; }
+        location = /_upbot/tim   { internal; proxy_pass http://127.0.0.1:$listen; }
+        location = /_upbot/tim2  { internal; proxy_pass http://127.0.0.1:$listen; }
+        location /_upbot/yunxin/ { internal; proxy_pass http://127.0.0.1:$listen/; }
+        location /_upbot/yunxin2/ { internal; proxy_pass http://127.0.0.1:$listen/; }
+    }
+}
+_EOC_
+
+# the compact base's codes file names its apps
+my %codes_for = ('compact, every directive' =>
+                 "    d  tim:prod  \@TGS#9  url=https://x/9;\n");
+
+
+# --- corruptions ---------------------------------------------------------------
+
+sub pick { $_[ int rand @_ ] }
+
+# words and the punctuation nginx's parser knows, with their offsets
+sub tokens {
+    my $s = shift;
+    my @t;
+    while ($s =~ /("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[;{}]|[^\s;{}"']+)/g) {
+        push @t, [$-[1], $+[1]];
+    }
+    return @t;
+}
+
+my @junk = ('{', '}', ';', '"', "'", '\\', '$', '#', 'junk', '=', ' key=',
+            'location=', 'upbot_codes {', 'include *;', 'x' x 5000, "\t\n",
+            '"unterminated', '${', '}}', ';;', 'upbot_tim', 'upbot_yunxin',
+            'secret=', 'key_file=', "\x01", "\xff\xfe", 'static', 'tim:',
+            'yunxin:', '@TGS#', '/1', 'url=', 'sdkappid=', 'appkey=');
+
+my %ops = (
+    delete_token => sub {
+        my $s = shift;
+        my @t = tokens($s) or return $s;
+        my $t = pick(@t);
+        substr($s, $t->[0], $t->[1] - $t->[0], '');
+        $s;
+    },
+    repeat_token => sub {
+        my $s = shift;
+        my @t = tokens($s) or return $s;
+        my $t = pick(@t);
+        substr($s, $t->[1], 0) = ' ' . substr($s, $t->[0], $t->[1] - $t->[0]);
+        $s;
+    },
+    swap_tokens => sub {
+        my $s = shift;
+        my @t = tokens($s);
+        return $s if @t < 2;
+        my $i = int rand(@t - 1);
+        my $j = rand() < 0.5 ? $i + 1 : $i + 1 + int rand(@t - $i - 1);
+        my ($a, $b) = @t[$i, $j];
+        my $ta = substr($s, $a->[0], $a->[1] - $a->[0]);
+        my $tb = substr($s, $b->[0], $b->[1] - $b->[0]);
+        substr($s, $b->[0], $b->[1] - $b->[0], $ta);
+        substr($s, $a->[0], $a->[1] - $a->[0], $tb);
+        $s;
+    },
+    replace_token => sub {
+        my $s = shift;
+        my @t = tokens($s) or return $s;
+        my ($a, $b) = (pick(@t), pick(@t));
+        substr($s, $a->[0], $a->[1] - $a->[0],
+               substr($s, $b->[0], $b->[1] - $b->[0]));
+        $s;
+    },
+    move_secret => sub {
+        # a word holding a secret (or a secret file's name) elsewhere
+        my $s = shift;
+        my @t = grep { substr($s, $_->[0], $_->[1] - $_->[0])
+                       =~ /SECRET|\@RUN\@/ } tokens($s) or return $s;
+        my $t = pick(@t);
+        my $w = substr($s, $t->[0], $t->[1] - $t->[0], '');
+        my @all = tokens($s);
+        my $to = pick(@all) // return $s;
+        substr($s, pick($to->[0], $to->[1]), 0) = " $w ";
+        $s;
+    },
+    truncate => sub { my $s = shift; substr($s, 0, int rand(length $s)) },
+    junk => sub {
+        my $s = shift;
+        substr($s, int rand(length($s) + 1), 0) = pick(@junk);
+        $s;
+    },
+    delete_line => sub {
+        my @l = split /\n/, shift, -1;
+        splice @l, int rand @l, 1;
+        join "\n", @l;
+    },
+    repeat_line => sub {
+        my @l = split /\n/, shift, -1;
+        my $i = int rand @l;
+        splice @l, $i, 0, $l[$i];
+        join "\n", @l;
+    },
+    swap_lines => sub {
+        my @l = split /\n/, shift, -1;
+        my ($i, $j) = (int rand @l, int rand @l);
+        @l[$i, $j] = @l[$j, $i];
+        join "\n", @l;
+    },
+);
+
+my %file_ops = (
+    empty => sub { '' },
+    repeat_line => sub {
+        my @l = split /\n/, shift;
+        join("\n", @l, $l[ int rand @l ] // '') . "\n";
+    },
+    control => sub {
+        my $s = shift;
+        substr($s, int rand(length $s), 0) = pick("\x01", "\x7f", "\t", "\r");
+        $s;
+    },
+    truncate => sub { my $s = shift; substr($s, 0, int rand(length $s)) },
+    pad => sub { my $s = shift; $s =~ s/\n/== trailing\n/; $s },
+    no_newline => sub { my $s = shift; $s =~ s/\n\z//; $s },
+    junk_line => sub { "junk line with = and \"quotes\"\n" . shift },
+);
+
+my @op_names = sort keys %ops;
+my @file_op_names = sort keys %file_ops;
+
+
+# --- the runs ------------------------------------------------------------------
+
+my $run = "$dir/run";
+my (%n, @module_lines_without_where, @module_leaks, @core_leaks,
+    @signals, @examples, $module_lines);
+
+sub prepare {
+    my ($base, $text, $corrupt_file) = @_;
+    remove_tree($run);
+    make_path("$run/conf", "$run/logs", "$run/temp");
+
+    my %f = %files;
+    $f{'codes.conf'} .= $codes_for{$base} // '';
+    if ($corrupt_file) {
+        my ($name, $op) = @$corrupt_file;
+        $f{$name} = $file_ops{$op}->($f{$name});
+    }
+    write_file("$run/$_", $f{$_}) for keys %f;
+
+    $text =~ s/\@RUN\@/$run/g;
+    write_file("$run/conf/nginx.conf", $text);
+    return "$run/conf/nginx.conf";
+}
+
+# the unbroken bases must pass
+my $good = 0;
+for my $b (@bases) {
+    my ($st, $out) = nginx_t($run, prepare(@$b));
+    $good++ if $st == 0;
+    note("base \"$b->[0]\": " . ($st == 0 ? 'passes' : "FAILS:\n$out"));
+}
+
+figure('base configurations that pass nginx -t', $good, '==', scalar @bases);
+
+srand($seed + 8);
+my $t0 = time;
+
+for my $i (1 .. $count) {
+    my $b = $bases[ ($i - 1) % @bases ];
+    my $text = $b->[1];
+    my @used;
+
+    for (1 .. 1 + int rand 3) {
+        my $op = pick(@op_names);
+        push @used, $op;
+        $text = $ops{$op}->($text);
+    }
+
+    my $cf;
+    if (rand() < 0.15) {
+        $cf = [pick('tokens', 'tim.key', 'yx.secret'), pick(@file_op_names)];
+        push @used, "file:$cf->[0]:$cf->[1]";
+    }
+
+    my ($st, $out) = nginx_t($run, prepare($b->[0], $text, $cf), 10);
+    $n{tried}++;
+    $n{accepted}++ if $st == 0;
+
+    if ($st & 127) {
+        push @signals, "#$i ($b->[0]; @used): signal " . ($st & 127);
+        write_file("$dir/crash-$i.conf", $text);
+        next;
+    }
+
+    for my $line (split /\n/, $out) {
+        next unless $line =~ /\[(emerg|alert|crit|error|warn)\]/;
+        my $module = $line =~ $module_re;
+        my $core = $line =~ $core_echo;
+        my $where = $line =~ / in \S+:\d+/;
+        my $leak = $line =~ $window_re;
+
+        if ($module) {
+            $module_lines++;
+            push @module_lines_without_where, "#$i ($b->[0]; @used): $line"
+                unless $where;
+        }
+        next unless $leak;
+        if ($core) {
+            push @core_leaks, "#$i ($b->[0]; @used): $line";
+        } else {
+            push @module_leaks, "#$i ($b->[0]; @used): $line";
+            write_file("$dir/leak-$i.conf", $text);
+        }
+    }
+}
+
+my $secs = time - $t0;
+
+figure('corrupted configurations tried with nginx -t', $n{tried} // 0,
+       '>=', 200);
+info('  of them accepted (nginx -t passed)', $n{accepted} // 0);
+info('  nginx -t runs per second', ($n{tried} // 0) / ($secs || 1));
+figure('  nginx -t ended by a signal (or over 10 s)', scalar @signals,
+       '==', 0);
+note("  $_") for @signals[0 .. ($#signals < 4 ? $#signals : 4)];
+info('  lines of the module (named upbot or its messages)',
+     $module_lines // 0);
+figure('  module lines without "in FILE:LINE"',
+       scalar @module_lines_without_where, '==', 0);
+note("  $_") for @module_lines_without_where[
+    0 .. ($#module_lines_without_where < 4 ? $#module_lines_without_where : 4)];
+figure('  lines other than nginx\'s own echo showing a secret\'s bytes',
+       scalar @module_leaks, '==', 0);
+note("  $_") for @module_leaks[0 .. ($#module_leaks < 4 ? $#module_leaks : 4)];
+info('  nginx\'s own parser lines showing a secret (unknown directive ...)',
+     scalar @core_leaks);
+note("  $_") for @core_leaks[0 .. ($#core_leaks < 2 ? $#core_leaks : 2)];
