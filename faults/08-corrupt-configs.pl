@@ -300,7 +300,17 @@ my @file_op_names = sort keys %file_ops;
 
 my $run = "$dir/run";
 my (%n, @module_lines_without_where, @module_leaks, @core_leaks,
-    @signals, @examples, $module_lines);
+    @signals, $module_lines, %kinds);
+
+# a message without its particulars: what kind of mistake it reports
+sub shape {
+    my $m = shift;
+    $m =~ s/^.*?\[\w+\] (?:\d+#\d+: )?//;
+    $m =~ s/"[^"]*"/"…"/gs;
+    $m =~ s{ in \S+:\d+}{ in FILE:LINE}g;
+    $m =~ s/\d+/N/g;
+    return $m;
+}
 
 sub prepare {
     my ($base, $text, $corrupt_file) = @_;
@@ -360,24 +370,37 @@ for my $i (1 .. $count) {
         next;
     }
 
+    # a message may span lines (a quoted word of several lines)
+    my @messages;
     for my $line (split /\n/, $out) {
-        next unless $line =~ /\[(emerg|alert|crit|error|warn)\]/;
-        my $module = $line =~ $module_re;
-        my $core = $line =~ $core_echo;
-        my $where = $line =~ / in \S+:\d+/;
-        my $leak = $line =~ $window_re;
+        if (!@messages || $line =~ m{^(?:nginx: |\d{4}/\d\d/\d\d )}) {
+            push @messages, $line;
+        } else {
+            $messages[-1] .= "\n$line";
+        }
+    }
+
+    for my $m (@messages) {
+        my $leveled = $m =~ /\[(emerg|alert|crit|error|warn)\]/;
+        # "upbot" in a path (the module's .so, a file of ours) says nothing
+        my $module = $leveled && ($m =~ s{\S*/\S*}{}gr) =~ $module_re;
+        my $core = $m =~ $core_echo;
+        my $where = $m =~ / in \S+:\d+/;
 
         if ($module) {
             $module_lines++;
-            push @module_lines_without_where, "#$i ($b->[0]; @used): $line"
+            $kinds{ shape($m) }++;
+            push @module_lines_without_where, "#$i ($b->[0]; @used): $m"
                 unless $where;
         }
-        next unless $leak;
+
+        next unless $m =~ $window_re;
         if ($core) {
-            push @core_leaks, "#$i ($b->[0]; @used): $line";
+            push @core_leaks, "#$i ($b->[0]; @used): $m";
         } else {
-            push @module_leaks, "#$i ($b->[0]; @used): $line";
+            push @module_leaks, "#$i ($b->[0]; @used): $m";
             write_file("$dir/leak-$i.conf", $text);
+            write_file("$dir/leak-$i.out", $out);
         }
     }
 }
@@ -391,15 +414,25 @@ info('  nginx -t runs per second', ($n{tried} // 0) / ($secs || 1));
 figure('  nginx -t ended by a signal (or over 10 s)', scalar @signals,
        '==', 0);
 note("  $_") for @signals[0 .. ($#signals < 4 ? $#signals : 4)];
-info('  lines of the module (named upbot or its messages)',
+info('  messages of the module (named upbot or its own)',
      $module_lines // 0);
-figure('  module lines without "in FILE:LINE"',
+info('  kinds of module messages among them', scalar keys %kinds);
+note("    $kinds{$_}  $_") for (sort { $kinds{$b} <=> $kinds{$a} } keys %kinds)
+                               [0 .. (keys %kinds < 12 ? keys(%kinds) - 1 : 11)];
+figure('  module messages without "in FILE:LINE"',
        scalar @module_lines_without_where, '==', 0);
-note("  $_") for @module_lines_without_where[
+note("  " . oneline($_)) for @module_lines_without_where[
     0 .. ($#module_lines_without_where < 4 ? $#module_lines_without_where : 4)];
-figure('  lines other than nginx\'s own echo showing a secret\'s bytes',
+figure('  messages other than nginx\'s own echo showing a secret\'s bytes',
        scalar @module_leaks, '==', 0);
-note("  $_") for @module_leaks[0 .. ($#module_leaks < 4 ? $#module_leaks : 4)];
-info('  nginx\'s own parser lines showing a secret (unknown directive ...)',
+note("  " . oneline($_)) for @module_leaks[0 .. ($#module_leaks < 4 ? $#module_leaks : 4)];
+info('  nginx\'s own parser messages showing a secret (unknown directive)',
      scalar @core_leaks);
-note("  $_") for @core_leaks[0 .. ($#core_leaks < 2 ? $#core_leaks : 2)];
+note("  " . oneline($_)) for @core_leaks[0 .. ($#core_leaks < 2 ? $#core_leaks : 2)];
+
+
+# a message on one line, cut at 300 bytes
+sub oneline {
+    my $m = shift =~ s/\n/\\n/gr;
+    return length $m > 300 ? substr($m, 0, 300) . '...' : $m;
+}

@@ -34,7 +34,7 @@ my $limit = $ENV{FAULTS_SCENARIO_LIMIT} || 150;    # seconds a scenario
 my $total_bound = $ENV{FAULTS_TOTAL_BOUND} || 330;
 my %only = map { $_ + 0 => 1 } split /[ ,]+/, ($ENV{FAULTS_ONLY} // '');
 
-my $tmp = tempdir('upbot-check-faults.XXXXXX', TMPDIR => 1,
+my $tmp = tempdir('check-faults.XXXXXX', TMPDIR => 1,
                   CLEANUP => !$ENV{FAULTS_KEEP});
 chmod 0700, $tmp;
 my $results = "$tmp/results.jsonl";

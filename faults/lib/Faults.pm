@@ -58,7 +58,7 @@ sub modules {
 
 # the scenario's own folder (faults/run.pl gives one; alone, a fresh one)
 sub workdir {
-    my $d = $ENV{FAULTS_DIR} || tempdir('upbot-faults.XXXXXX', TMPDIR => 1,
+    my $d = $ENV{FAULTS_DIR} || tempdir('faults.XXXXXX', TMPDIR => 1,
                                         CLEANUP => !$ENV{FAULTS_KEEP});
     make_path($d);
     return $d;
