@@ -1,5 +1,6 @@
 #!/usr/bin/env perl
-# 1. A reload (HUP, as "nginx -s reload" sends) every 0.5 s under mixed
+# 1. A reload (HUP, as "nginx -s reload" sends) every 0.5 s, every other
+# one to a changed configuration (another ttl, one more code), under mixed
 # load: GetMediaInfo on a static code and on live codes (Tencent and Yunxin,
 # at the mock, ttl 1 s so that calls are under way during reloads) and
 # ReportMediaEvent batches, each item with a unique trace_id, one
@@ -25,9 +26,18 @@ my ($port, $mock) = (port(0), port(1));
 
 start_mock(dir => "$dir/mock", port => $mock, fixtures => mock_fixtures());
 
-my $master = start_nginx(dir => $dir, port => $port,
-                         conf => upbot_conf(dir => $dir, port => $port,
-                                            mock => $mock, workers => 2));
+# every other reload loads a changed configuration: another ttl, one more
+# code (the zone, its name and size, stay)
+my @confs = (upbot_conf(dir => $dir, port => $port, mock => $mock,
+                        workers => 2),
+             upbot_conf(dir => $dir, port => $port, mock => $mock,
+                        workers => 2,
+                        cache => 'ttl=2s stale=30s lock_timeout=3s retry=1s',
+                        http_extra => "    upbot_codes {\n        alt  static"
+                                      . "  g1  url=https://example.com/a;\n"
+                                      . "    }\n"));
+
+my $master = start_nginx(dir => $dir, port => $port, conf => $confs[0]);
 
 # the live codes' first facts, so that the load starts on a warm zone
 for my $code (qw(lt ly)) {
@@ -48,6 +58,7 @@ my $reloads = 0;
 
 while (time < $until - 0.2) {
     sleep $every;
+    write_file("$dir/conf/nginx.conf", $confs[ ($reloads + 1) % 2 ]);
     $reloads++ if kill 'HUP', $master;
 }
 
@@ -60,7 +71,8 @@ my $ev = tally(glob "$dir/events-*.txt");
 my $st = tally("$dir/static.txt");
 my $live = tally("$dir/live.txt");
 
-figure('reloads (HUP every 0.5 s)', $reloads, '>=',
+figure('reloads (HUP every 0.5 s, every other one a new config)',
+       $reloads, '>=',
        int($duration / $every * 0.8));
 figure('nginx master alive after the reloads', $alive, '==', 1);
 

@@ -12,9 +12,10 @@
 #          it is more than what came with the headers
 #   file   client_body_in_file_only clean: always from a temp file
 #
-# Every answer must be a row of the error table or one of nginx's own 4xx
-# pages; the three answers to one body must be identical (status and
-# body); no worker may exit on a signal.
+# and a fourth time chunked (Transfer-Encoding: chunked, pieces of 1 to 700
+# bytes) to "small".  Every answer must be a row of the error table or one
+# of nginx's own 4xx pages; the four answers to one body must be identical
+# (status and body); no worker may exit on a signal.
 
 use strict;
 use warnings;
@@ -344,6 +345,7 @@ my $t0 = time;
 for my $c (0 .. $clients - 1) {
     spawn("$dir/client-$c.txt", sub {
         my $fh = shift;
+        srand($seed + 100 + $c);          # the chunks' sizes
         for my $api (sort keys %bodies) {
             my $l = $api eq 'media_info' ? 'm' : 'e';
             my $list = $bodies{$api};
@@ -354,6 +356,12 @@ for my $c (0 .. $clients - 1) {
                                      timeout => 10);
                     push @got, [$where, $r];
                 }
+                # and chunked, in pieces of 1 to 700 bytes, to the small
+                # buffer
+                my @sizes = map { 1 + int rand 700 } 1 .. 4;
+                push @got, ['chunked',
+                            post_api($port, "/$l-small", $list->[$i][0],
+                                     timeout => 10, chunks => \@sizes)];
                 my @class = map { kind($_->[1]) } @got;
                 my $same = 1;
                 for my $g (@got[1 .. $#got]) {
@@ -378,7 +386,7 @@ my (%n, %bad, %differ, %kinds, @examples);
 
 for my $line (read_lines(glob "$dir/client-*.txt")) {
     my ($api, $i, $same, @class) = split ' ', $line;
-    next unless @class == 3;
+    next unless @class == 4;
     $n{$api}++;
     for my $c (@class) {
         $kinds{$api}{$c}++;
@@ -393,19 +401,19 @@ for my $line (read_lines(glob "$dir/client-*.txt")) {
 
 for my $api (qw(media_info media_event)) {
     my $name = $api eq 'media_info' ? 'GetMediaInfo' : 'ReportMediaEvent';
-    figure("$name: mutated bodies sent (x3: mem, small, file)",
+    figure("$name: mutated bodies sent (x4: mem, small, file, chunked)",
            $n{$api} // 0, '>=', $mutants);
     figure("  answers neither a table row nor nginx's own 4xx",
            $bad{$api} // 0, '==', 0);
-    figure("  bodies whose three answers differ", $differ{$api} // 0,
+    figure("  bodies whose four answers differ", $differ{$api} // 0,
            '==', 0);
     my $k = $kinds{$api} // {};
     note("  answers: " . join(', ', map { "$_ $k->{$_}" }
                                     sort { $k->{$b} <=> $k->{$a} } keys %$k));
 }
 
-info('requests per second (3 per body)',
-     3 * (($n{media_info} // 0) + ($n{media_event} // 0)) / ($secs || 1));
+info('requests per second (4 per body)',
+     4 * (($n{media_info} // 0) + ($n{media_event} // 0)) / ($secs || 1));
 figure('nginx master alive', $alive, '==', 1);
 
 my %shown;

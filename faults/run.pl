@@ -110,7 +110,7 @@ for my $script (@scripts) {
     }
 
     record("$n $name", 'time taken', sprintf('%.1f s', $secs), '', 'info');
-    printf "  %-60s %14s\n", 'time taken', sprintf('%.1f s', $secs);
+    printf "  %-64s %14s\n", 'time taken', sprintf('%.1f s', $secs);
 }
 
 my $total = time - $t0;
@@ -126,9 +126,9 @@ my $failed = grep { $_->{verdict} eq 'FAIL' } @rows;
 my $known = grep { $_->{verdict} eq 'KNOWN' } @rows;
 
 print "\n== check-faults: figures\n\n";
-printf "%-22s %-58s %16s  %-16s %s\n", 'scenario', 'figure', 'value',
+printf "%-22s %-64s %16s  %-16s %s\n", 'scenario', 'figure', 'value',
        'bound', 'result';
-print '-' x 122, "\n";
+print '-' x 128, "\n";
 
 for my $r (@rows) {
     my $v = $r->{value};
@@ -136,11 +136,11 @@ for my $r (@rows) {
     $v .= " $r->{unit}" if $r->{unit};
     my $b = $r->{bound};
     $b .= " $r->{unit}" if $b ne '' && $r->{unit};
-    printf "%-22s %-58s %16s  %-16s %s\n", substr($r->{scenario}, 0, 22),
+    printf "%-22s %-64s %16s  %-16s %s\n", substr($r->{scenario}, 0, 22),
            $r->{name}, $v, $b, $r->{verdict};
 }
 
-print '-' x 122, "\n";
+print '-' x 128, "\n";
 
 for my $r (grep { $_->{verdict} eq 'KNOWN' } @rows) {
     print "KNOWN DEFECT: $r->{scenario}: $r->{name}: $r->{note}\n";

@@ -94,7 +94,7 @@ sub figure {
                 bound => defined $op ? "$op $bound" : '',
                 verdict => $verdict, note => $o{known} // $o{note} // '' };
 
-    printf "  %-60s %14s  %-14s %s%s\n", $name,
+    printf "  %-64s %14s  %-14s %s%s\n", $name,
            fmt($value) . ($o{unit} ? " $o{unit}" : ''),
            $rec->{bound} . ($o{unit} && defined $op ? " $o{unit}" : ''),
            $verdict, $verdict eq 'KNOWN' ? " (known defect: $o{known})" : '';
@@ -342,10 +342,24 @@ sub request {
         for my $k (sort keys %{ $o{headers} // {} }) {
             $h .= "$k: $o{headers}{$k}\r\n";
         }
-        $h .= "Content-Length: " . length($body) . "\r\n"
-            if $o{method} eq 'POST';
+        if ($o{chunks}) {
+            $h .= "Transfer-Encoding: chunked\r\n";
+        } elsif ($o{method} eq 'POST') {
+            $h .= "Content-Length: " . length($body) . "\r\n";
+        }
         $h . "Connection: close\r\n\r\n";
     };
+
+    # chunked: the body in pieces of the sizes given, again and again
+    if ($o{chunks}) {
+        my ($chunked, $i, $rest) = ('', 0, $body);
+        while (length $rest) {
+            my $n = $o{chunks}[ $i++ % @{ $o{chunks} } ] || 1;
+            my $piece = substr($rest, 0, $n, '');
+            $chunked .= sprintf("%x\r\n", length $piece) . $piece . "\r\n";
+        }
+        $body = $chunked . "0\r\n\r\n";
+    }
 
     my $out = defined $o{raw} ? $head : $head . $body;
     my $in = '';
@@ -432,6 +446,7 @@ sub post_api {
     my ($port, $path, $body, %o) = @_;
     return request(port => $port, method => 'POST', path => $path,
                    body => $body, timeout => $o{timeout},
+                   chunks => $o{chunks},
                    headers => { 'Content-Type' => 'application/json',
                                 'Authorization' => $o{token} // 't0k3n' });
 }
