@@ -171,7 +171,8 @@ for my $p (@phases) {
     $overall = $max if $max > $overall && !%known;
 }
 
-info('max wait over the phases bounded today', $overall, unit => 's');
+info('max wait over the phases (those of known defects left out)',
+     $overall, unit => 's');
 info("bound: the per-call deadline + margin", $bound, unit => 's');
 
 my $alive = nginx_alive($master);

@@ -392,6 +392,15 @@ sub request {
                 last;
             }
             $eof = 1 if $n == 0;
+
+            # the answer is whole at its Content-Length: the server may keep
+            # the connection a while after it (a refresh in the background)
+            my $i = index($in, "\r\n\r\n");
+            if ($i >= 0 && substr($in, 0, $i) =~ /^Content-Length: *(\d+)\r?$/mi
+                && length($in) >= $i + 4 + $1)
+            {
+                last;
+            }
         }
     }
 
