@@ -27,7 +27,7 @@ TN_DEBS  = libtest-base-perl libtest-longstring-perl liblist-moreutils-perl \
            libtext-diff-perl libwww-perl libipc-run-perl
 
 .PHONY: all build deps bench-deps tn-deps tn-check run test test-real-tn \
-        test-matrix check-valgrind bench fuzz deb test-deb clean
+        test-matrix check-valgrind check-faults bench fuzz deb test-deb clean
 
 all: build
 
@@ -51,6 +51,13 @@ run: build
 test: build
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	    prove $(PROVE_INC) -r $(T)
+
+# the fault scenarios of faults/ (reloads, kill -9, rotation, a full disk,
+# mutated bodies, slow clients, failing providers, corrupted configurations):
+# about 3 minutes, a table of figures and bounds at the end
+check-faults: build
+	TEST_NGINX_BINARY=$${TEST_NGINX_BINARY:-$(NGINX_BIN)} \
+	TEST_NGINX_LOAD_MODULES=$(MODULE) perl faults/run.pl
 
 # the same suite under the real Test::Nginx instead of util/tnlite
 test-real-tn: tn-check tn-deps build
