@@ -847,10 +847,11 @@ sub fsync_cost {
          . ' "default" (32 threads), 3 items a batch; median of'
          . " $runs runs. Syncs: fdatasync() calls during the run, counted"
          . ' by bench/synccount.c (LD_PRELOAD, in both targets); batches per'
-         . ' sync and the mean time of an fdatasync() follow from them.');
+         . ' sync and the mean time of an fdatasync() follow from them. The'
+         . ' worker\'s CPU time includes its thread pool\'s.');
     say_('');
-    say_('| conns | off req/s | on req/s | on / off | off p99 ms | on p99 ms | syncs/s | batches per sync | fdatasync() ms | device flushes/s off / on | on CPU µs/req |');
-    say_('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|');
+    say_('| conns | off req/s | on req/s | on / off | off p99 ms | on p99 ms | syncs/s | batches per sync | fdatasync() ms | device flushes/s off / on | worker CPU µs/req off / on |');
+    say_('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
 
     for my $c (@conns) {
         my ($off, $on) = map { $res{$c}{$_} } qw(fsync-off fsync-on);
@@ -858,7 +859,7 @@ sub fsync_cost {
         my $rps_on = median(map { $_->{rps} } @$on);
         my $syncs = median(map { $_->{syncs} / $_->{secs} } @$on);
 
-        say_(sprintf('| %d | %.0f | %.0f | %s | %.3f | %.3f | %.0f | %.1f | %.3f | %.0f / %.0f | %.2f |',
+        say_(sprintf('| %d | %.0f | %.0f | %s | %.3f | %.3f | %.0f | %.1f | %.3f | %.0f / %.0f | %.2f / %.2f |',
                      $c, $rps_off, $rps_on, ratio($rps_on, $rps_off),
                      median(map { $_->{p99} } @$off) / 1000,
                      median(map { $_->{p99} } @$on) / 1000,
@@ -867,6 +868,7 @@ sub fsync_cost {
                      median(map { $_->{syncs} ? $_->{sync_ns} / $_->{syncs} / 1e6 : 0 } @$on),
                      median(map { $_->{flushes} / $_->{secs} } @$off),
                      median(map { $_->{flushes} / $_->{secs} } @$on),
+                     median(map { $_->{cpu_us} } @$off),
                      median(map { $_->{cpu_us} } @$on)));
     }
 
