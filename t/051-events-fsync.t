@@ -6,6 +6,21 @@
 # refusal where it has not).
 
 use File::Temp qw(tempdir);
+
+# the shim, built outside the server root (which the runner owns), and in
+# nginx's environment before Test::Nginx loads: it keeps the LD_PRELOAD it
+# finds then, and sets it again for every block
+BEGIN {
+    my $shim = tempdir(CLEANUP => 1) . '/synctrace.so';
+
+    system($ENV{CC} || 'cc', '-shared', '-fPIC', '-o', $shim,
+           't/lib/synctrace.c', '-ldl') == 0
+        or die "cannot build t/lib/synctrace.c\n";
+
+    $ENV{LD_PRELOAD} = $shim;
+    $ENV{SYNCTRACE_FAIL} = 'fail-sync';
+}
+
 use Test::Nginx::Socket;
 
 my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -13,16 +28,6 @@ my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
 if (`$bin -V 2>&1` !~ /--with-threads/) {
     plan(skip_all => "$bin is not built --with-threads");
 }
-
-# the shim, built beside the server root (which the runner owns)
-my $shim = tempdir(CLEANUP => 1) . '/synctrace.so';
-
-system($ENV{CC} || 'cc', '-shared', '-fPIC', '-o', $shim,
-       't/lib/synctrace.c', '-ldl') == 0
-    or BAIL_OUT('cannot build t/lib/synctrace.c');
-
-$ENV{LD_PRELOAD} = $shim;
-$ENV{SYNCTRACE_FAIL} = 'fail-sync';
 
 plan('no_plan');
 
