@@ -10,11 +10,14 @@
 #      nginx's debug log (debug_alloc), and zone bytes per cached group
 #   4. the cold path: 500 concurrent requests for a cold code of 50 groups,
 #      provider calls counted at the mock
+#   5. durable events: ReportMediaEvent with "upbot_event_log ... fsync=on"
+#      against fsync=off, fdatasync() calls counted by an LD_PRELOAD shim
+#      (bench/synccount.c) that both run with
 #
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold), BENCH_TARGETS (upbot return200 openresty), BENCH_OUT (a copy of
+# memory zone codes cold fsync), BENCH_TARGETS (upbot return200 openresty), BENCH_OUT (a copy of
 # the report, build/bench/report.txt).
 
 use strict;
@@ -41,11 +44,12 @@ my $runs = $ENV{BENCH_RUNS} || 3;
 my @conns = split ' ', ($ENV{BENCH_CONNS} || '16 64 256');
 my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
-           split /[ ,]+/, ($ENV{BENCH_ONLY} || 'speed ir memory zone codes cold');
+           split /[ ,]+/, ($ENV{BENCH_ONLY} || 'speed ir memory zone codes cold fsync');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
-            cold => 7304, zone => 7305, probe => 7306);
+            cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
+            'fsync-on' => 7308);
 
 my @targets = split ' ', ($ENV{BENCH_TARGETS} || 'upbot return200 openresty');
 my %api = (
@@ -74,11 +78,16 @@ say_("machine: " . machine());
 say_("nginx: " . (`$nginx -v 2>&1` =~ s/\s+\z//r) . ", one worker per target;"
      . " wrk: " . (`wrk -v 2>&1` =~ /^(wrk \S+)/m ? $1 : '?'));
 
-for my $t (@targets) {
-    start_nginx($t, render($t));
-}
+# the targets side by side, for the parts that compare them
+my %answer;
 
-my %answer = check_answers();
+if (grep { $only{$_} } qw(speed ir memory)) {
+    for my $t (@targets) {
+        start_nginx($t, render($t));
+    }
+
+    %answer = check_answers();
+}
 
 speed() if $only{speed};
 instructions() if $only{ir};
@@ -86,6 +95,7 @@ memory() if $only{memory};
 zone_use() if $only{zone};
 codes_load() if $only{codes};
 cold() if $only{cold};
+fsync_cost() if $only{fsync};
 
 stop_all();
 
@@ -446,6 +456,7 @@ sub wrk {
         if $r{errors};
 
     return { rps => $r{requests} / ($r{duration_us} / 1e6),
+             requests => $r{requests}, secs => $r{duration_us} / 1e6,
              p50 => $r{p50_us}, p99 => $r{p99_us},
              cpu_us => $cpu * 1e6 / $ticks / $r{requests} };
 }
@@ -768,6 +779,132 @@ sub cold {
                  . ' %d requests, %d not 2xx, %d provider call(s) asking for %d groups.',
                  $r{requests} // 0, $r{non2xx} // 0, scalar @calls,
                  scalar(map { @{ $_->{group_ids} // [] } } @calls)));
+}
+
+
+# --- 5. durable events ------------------------------------------------------
+
+# ReportMediaEvent on the module's configuration with fsync=off and with
+# fsync=on, each in turn, BENCH_RUNS times at each connection count; the
+# syncs are the fdatasync() calls the worker's thread pool made during the
+# run, from bench/synccount.c's counters
+sub fsync_cost {
+    my $shim = "$work/synccount.so";
+    my %res;
+
+    system($ENV{CC} || 'cc', '-O2', '-shared', '-fPIC', '-o', $shim,
+           "$bench/synccount.c", '-ldl') == 0
+        or die "bench: cannot build bench/synccount.c\n";
+
+    for my $t (qw(fsync-off fsync-on)) {
+        my $fsync = $t =~ s/^fsync-//r;
+        my $conf = render('upbot', as => $t, port => $port{$t})
+            =~ s{^(upbot_event_log\s+\S+);}{$1 fsync=$fsync;}mr;
+
+        die "bench: no upbot_event_log line in the configuration\n"
+            unless $conf =~ /fsync=$fsync;/;
+
+        local $ENV{LD_PRELOAD} = $shim;
+        local $ENV{SYNCCOUNT_FILE} = "$work/$t/syncs";
+        start_nginx($t, $conf, port => $port{$t});
+    }
+
+    my $body = slurp($api{media_event}{body});
+
+    for my $t (qw(fsync-off fsync-on)) {
+        my ($status, undef, $answer) = request($port{$t}, 'POST',
+                                                $api{media_event}{path},
+                                                $body, headers());
+        die "bench: $t answers $status: $answer\n"
+            unless $status == 200 && $answer =~ /^\{"ret":0,/;
+    }
+
+    for my $c (@conns) {
+        for my $run (1 .. $runs) {
+            for my $t (rotate($run - 1, qw(fsync-off fsync-on))) {
+                for my $f (glob("$work/fsync-*/logs/events.jsonl")) {
+                    truncate($f, 0);
+                }
+
+                my @before = (sync_counters($t), device_flushes());
+                my $r = wrk($t, 'media_event', $c);
+                my @after = (sync_counters($t), device_flushes());
+
+                $r->{syncs} = $after[0] - $before[0];
+                $r->{sync_ns} = $after[1] - $before[1];
+                $r->{flushes} = $after[2] - $before[2];
+                push @{ $res{$c}{$t} }, $r;
+            }
+        }
+    }
+
+    stop_nginx($_) for qw(fsync-off fsync-on);
+
+    say_('');
+    say_('## Durable events: ReportMediaEvent with fsync=on against fsync=off');
+    say_('');
+    say_("wrk -t1 -d${duration}s, keep-alive, one worker, the thread pool"
+         . ' "default" (32 threads), 3 items a batch; median of'
+         . " $runs runs. Syncs: fdatasync() calls during the run, counted"
+         . ' by bench/synccount.c (LD_PRELOAD, in both targets); batches per'
+         . ' sync and the mean time of an fdatasync() follow from them. The'
+         . ' worker\'s CPU time includes its thread pool\'s.');
+    say_('');
+    say_('| conns | off req/s | on req/s | on / off | off p99 ms | on p99 ms | syncs/s | batches per sync | fdatasync() ms | device flushes/s off / on | worker CPU µs/req off / on |');
+    say_('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|');
+
+    for my $c (@conns) {
+        my ($off, $on) = map { $res{$c}{$_} } qw(fsync-off fsync-on);
+        my $rps_off = median(map { $_->{rps} } @$off);
+        my $rps_on = median(map { $_->{rps} } @$on);
+        my $syncs = median(map { $_->{syncs} / $_->{secs} } @$on);
+
+        say_(sprintf('| %d | %.0f | %.0f | %s | %.3f | %.3f | %.0f | %.1f | %.3f | %.0f / %.0f | %.2f / %.2f |',
+                     $c, $rps_off, $rps_on, ratio($rps_on, $rps_off),
+                     median(map { $_->{p99} } @$off) / 1000,
+                     median(map { $_->{p99} } @$on) / 1000,
+                     $syncs,
+                     median(map { $_->{syncs} ? $_->{requests} / $_->{syncs} : 0 } @$on),
+                     median(map { $_->{syncs} ? $_->{sync_ns} / $_->{syncs} / 1e6 : 0 } @$on),
+                     median(map { $_->{flushes} / $_->{secs} } @$off),
+                     median(map { $_->{flushes} / $_->{secs} } @$on),
+                     median(map { $_->{cpu_us} } @$off),
+                     median(map { $_->{cpu_us} } @$on)));
+    }
+
+    my $off_syncs = 0;
+    $off_syncs += $_->{syncs} for map { @{ $res{$_}{'fsync-off'} } } @conns;
+    say_('');
+    say_("fsync=off made $off_syncs fdatasync() calls in all its runs. Device"
+         . ' flushes: the cache flushes the disk under the bench\'s directory'
+         . ' completed during the run (/proc/diskstats), from every process'
+         . ' on the machine.');
+
+    write_file("$work/fsync-runs.json", $json->pretty->encode(\%res));
+}
+
+
+# flush requests completed by the disk that holds the bench's files, from
+# /proc/diskstats (its 16th figure; 0 where the kernel does not count them)
+sub device_flushes {
+    my $dev = (stat $work)[0];
+    my ($major, $minor) = (($dev >> 8) & 0xfff,
+                           ($dev & 0xff) | (($dev >> 12) & 0xfff00));
+
+    for (split /\n/, slurp('/proc/diskstats')) {
+        my @f = split ' ';
+        return $f[18] // 0 if $f[0] == $major && $f[1] == $minor;
+    }
+
+    return 0;
+}
+
+
+# the shim's two counters: fdatasync() calls, nanoseconds in them
+sub sync_counters {
+    my $t = shift;
+    my $raw = slurp("$work/$t/syncs");
+    return length($raw) >= 16 ? unpack('Q<2', $raw) : (0, 0);
 }
 
 

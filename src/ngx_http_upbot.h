@@ -6,7 +6,7 @@
  * goes body (method, type) -> auth (token) -> body (read) -> parse ->
  * media_info: codes (the code) -> lookup (cache, fetch: the pool's facts)
  * -> pick -> respond; a ReportMediaEvent goes body -> auth -> body ->
- * parse -> media_event: events (store) -> respond.
+ * parse -> media_event: events (store; with fsync=on, sync) -> respond.
  */
 
 
@@ -156,6 +156,7 @@ typedef struct {
     ngx_msec_t                      lock_timeout;
     ngx_msec_t                      retry;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
+    ngx_array_t                     syncers;     /* fsync=on event logs */
     ngx_int_t                       request_id_index;
     ngx_str_t                       bodies[NGX_HTTP_UPBOT_NERRORS];
 } ngx_http_upbot_main_conf_t;
@@ -166,12 +167,21 @@ typedef struct ngx_http_upbot_lookup_s  ngx_http_upbot_lookup_t;
 typedef struct ngx_http_upbot_fetch_s   ngx_http_upbot_fetch_t;
 
 
+/* "upbot_event_log FILE [fsync=on] [thread_pool=NAME]" */
+typedef struct ngx_http_upbot_syncer_s  ngx_http_upbot_syncer_t;
+
+typedef struct {
+    ngx_open_file_t                *file;
+    ngx_http_upbot_syncer_t        *syncer;      /* NULL: fsync=off */
+} ngx_http_upbot_event_log_t;
+
+
 typedef struct {
     const ngx_http_upbot_api_t     *api;         /* which API, if any */
     ngx_str_t                       api_file;    /* where it was enabled */
     ngx_uint_t                      api_line;
     ngx_array_t                    *tokens;      /* NULL: "off" */
-    ngx_open_file_t                *event_log;   /* NULL: "off" */
+    ngx_http_upbot_event_log_t     *event_log;   /* NULL: "off" */
     ngx_uint_t                      pick;
     ngx_uint_t                      max_items;
     size_t                          max_string_length;
@@ -360,10 +370,22 @@ ngx_int_t ngx_http_upbot_fail(ngx_http_request_t *r,
     const char *fmt, ...);
 
 /* events */
+typedef void (*ngx_http_upbot_synced_pt)(ngx_http_request_t *r,
+    ngx_int_t rc);
+
 char *ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_upbot_events_store(ngx_http_request_t *r,
-    ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req);
+    ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req,
+    ngx_http_upbot_synced_pt handler);
+
+/* sync: fsync=on */
+#if (NGX_THREADS)
+ngx_http_upbot_syncer_t *ngx_http_upbot_syncer(ngx_conf_t *cf,
+    ngx_open_file_t *file, ngx_str_t *pool);
+ngx_int_t ngx_http_upbot_sync_wait(ngx_http_request_t *r,
+    ngx_http_upbot_syncer_t *syncer, ngx_http_upbot_synced_pt handler);
+#endif
 
 
 extern ngx_module_t                 ngx_http_upbot_module;

@@ -199,7 +199,7 @@ ngx_http_upbot_body_handler(ngx_http_request_t *r)
 
     rc = ctx->api->process(r, ctx);
 
-    /* NGX_DONE: it goes on by itself (subrequests, a timer) */
+    /* NGX_DONE: it goes on by itself (subrequests, a timer, a sync) */
 
     if (rc != NGX_DONE) {
         ngx_http_finalize_request(r, rc);

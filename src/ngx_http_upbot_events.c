@@ -6,7 +6,8 @@
  * nginx's open files (O_APPEND, reopened by "nginx -s reopen" like access
  * logs); a batch goes out in a single write(), so lines of concurrent
  * workers never interleave, and a batch is acknowledged only when that
- * write took all of it.
+ * write took all of it, and, with "fsync=on", once a sync covers it
+ * (ngx_http_upbot_sync.c).
  */
 
 
@@ -47,12 +48,18 @@ static u_char *ngx_http_upbot_put_int(u_char *p, uint64_t n);
                                       : 2 + (s)->len)
 
 
+/*
+ * upbot_event_log FILE [fsync=on|off] [thread_pool=NAME] | off
+ */
+
 char *
 ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_loc_conf_t *ulcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t                   *value, *pool_arg, pool;
+    ngx_uint_t                   i, fsync;
+    ngx_http_upbot_event_log_t  *elog;
 
     if (ulcf->event_log != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -61,6 +68,14 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
+
+        if (cf->args->nelts > 2) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" after \"off\"",
+                               &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
         ulcf->event_log = NULL;
         return NGX_CONF_OK;
     }
@@ -69,10 +84,87 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "takes a file path; \"syslog:\" targets are not supported";
     }
 
-    ulcf->event_log = ngx_conf_open_file(cf->cycle, &value[1]);
-    if (ulcf->event_log == NULL) {
+    fsync = 0;
+    pool_arg = NULL;
+    ngx_str_null(&pool);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "fsync=", 6) == 0) {
+
+            if (ngx_strcmp(value[i].data + 6, "on") == 0) {
+                fsync = 1;
+
+            } else if (ngx_strcmp(value[i].data + 6, "off") == 0) {
+                fsync = 0;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\", it "
+                                   "must be \"fsync=on\" or \"fsync=off\"",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "thread_pool=", 12) == 0) {
+            pool_arg = &value[i];
+            pool.data = value[i].data + 12;
+            pool.len = value[i].len - 12;
+
+            if (pool.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value \"%V\" in \"%V\", it "
+                                   "must name a thread pool",
+                                   &value[i], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected "
+                           "\"fsync=\" or \"thread_pool=\"", &value[i]);
         return NGX_CONF_ERROR;
     }
+
+    if (pool_arg && !fsync) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is used only with \"fsync=on\"",
+                           pool_arg);
+        return NGX_CONF_ERROR;
+    }
+
+    elog = ngx_pcalloc(cf->pool, sizeof(ngx_http_upbot_event_log_t));
+    if (elog == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    elog->file = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (elog->file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (fsync) {
+#if (NGX_THREADS)
+        elog->syncer = ngx_http_upbot_syncer(cf, elog->file,
+                                             pool.len ? &pool : NULL);
+        if (elog->syncer == NULL) {
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"fsync=on\" needs nginx built with threads "
+                           "(--with-threads): the sync runs in a thread "
+                           "pool, and this nginx has none");
+        return NGX_CONF_ERROR;
+#endif
+    }
+
+    ulcf->event_log = elog;
 
     return NGX_CONF_OK;
 }
@@ -81,12 +173,14 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 /*
  * The lines of a batch differ only in their items' fields: what comes
  * before them (the time, the request, the head) is written once and
- * copied to each line.
+ * copied to each line.  NGX_OK: written; NGX_AGAIN (fsync=on): written,
+ * and handler(r, rc) answers once a sync covers it.
  */
 
 ngx_int_t
 ngx_http_upbot_events_store(ngx_http_request_t *r,
-    ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req)
+    ngx_http_upbot_loc_conf_t *ulcf, ngx_http_upbot_media_event_req_t *req,
+    ngx_http_upbot_synced_pt handler)
 {
     u_char                       *buf, *p, *head;
     size_t                        len, head_len, id_len, client_len;
@@ -94,6 +188,7 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
     ngx_str_t                     request_id, client;
     ngx_uint_t                    i;
     ngx_time_t                   *tp;
+    ngx_open_file_t              *file;
     ngx_http_variable_value_t    *vv;
     ngx_http_upbot_device_t      *device;
     ngx_http_upbot_account_t     *account;
@@ -198,25 +293,33 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
                    "upbot: lines built: %ui lines, %uz bytes",
                    req->items->nelts, len);
 
-    n = ngx_write_fd(ulcf->event_log->fd, buf, len);
+    file = ulcf->event_log->file;
+
+    n = ngx_write_fd(file->fd, buf, len);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upbot: written: %z of %uz bytes, fd:%d",
-                   n, len, ulcf->event_log->fd);
+                   n, len, file->fd);
 
     if (n == -1) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
                       "upbot: " ngx_write_fd_n " to \"%V\" failed",
-                      &ulcf->event_log->name);
+                      &file->name);
         return NGX_ERROR;
     }
 
     if ((size_t) n != len) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upbot: " ngx_write_fd_n " to \"%V\" was incomplete: "
-                      "%z of %uz", &ulcf->event_log->name, n, len);
+                      "%z of %uz", &file->name, n, len);
         return NGX_ERROR;
     }
+
+#if (NGX_THREADS)
+    if (ulcf->event_log->syncer) {
+        return ngx_http_upbot_sync_wait(r, ulcf->event_log->syncer, handler);
+    }
+#endif
 
     return NGX_OK;
 }

@@ -2,8 +2,9 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * ReportMediaEvent (seed 001): store every item of the batch, then answer.
- * Nothing is acknowledged unless the whole batch is stored.
+ * ReportMediaEvent (seed 001): store every item of the batch, then answer
+ * (with "fsync=on", once a sync covers it).  Nothing is acknowledged
+ * unless the whole batch is stored.
  */
 
 
@@ -13,6 +14,8 @@
 static void ngx_http_upbot_media_event_identify(ngx_http_upbot_ctx_t *ctx);
 static ngx_int_t ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx);
+static void ngx_http_upbot_media_event_synced(ngx_http_request_t *r,
+    ngx_int_t rc);
 
 
 const ngx_http_upbot_api_t  ngx_http_upbot_media_event_api = {
@@ -48,6 +51,7 @@ static ngx_int_t
 ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
+    ngx_int_t                          rc;
     ngx_http_upbot_loc_conf_t         *ulcf;
     ngx_http_upbot_media_event_req_t  *req = ctx->req;
 
@@ -56,7 +60,15 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upbot: batch of %ui items", req->items->nelts);
 
-    if (ngx_http_upbot_events_store(r, ulcf, req) != NGX_OK) {
+    rc = ngx_http_upbot_events_store(r, ulcf, req,
+                                     ngx_http_upbot_media_event_synced);
+
+    if (rc == NGX_AGAIN) {
+        /* fsync=on: answered once a sync covers the batch */
+        return NGX_DONE;
+    }
+
+    if (rc != NGX_OK) {
         return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_STORE_FAILED, 0,
                                    "%ui events not stored: the event log "
                                    "could not be written",
@@ -64,4 +76,29 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     }
 
     return ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, NULL);
+}
+
+
+/* fsync=on: the sync that covers the batch is done, or failed */
+
+static void
+ngx_http_upbot_media_event_synced(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_upbot_ctx_t              *ctx;
+    ngx_http_upbot_media_event_req_t  *req;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+    req = ctx->req;
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_STORE_FAILED, 0,
+                                 "%ui events written but not acknowledged: "
+                                 "the event log could not be synced",
+                                 req->items->nelts);
+
+    } else {
+        rc = ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, NULL);
+    }
+
+    ngx_http_finalize_request(r, rc);
 }

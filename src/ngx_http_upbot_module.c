@@ -119,7 +119,7 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       NULL },
 
     { ngx_string("upbot_event_log"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
       ngx_http_upbot_event_log,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -343,6 +343,13 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&umcf->callers, cf->pool, 1,
                        sizeof(ngx_http_upbot_caller_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&umcf->syncers, cf->pool, 1,
+                       sizeof(ngx_http_upbot_syncer_t *))
         != NGX_OK)
     {
         return NULL;

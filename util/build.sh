@@ -7,8 +7,10 @@
 # NGINX_SRC=/path/to/nginx-x.y.z: against that full source tree instead (it
 # then also builds that tree's nginx binary, for tests and debugging), with
 # NGINX_CONFIGURE_FLAGS (default --with-compat --with-debug
-# --with-http_ssl_module).  STATIC=1 with NGINX_SRC: the module is compiled
-# into that nginx (--add-module) and there is no .so.
+# --with-http_ssl_module --with-threads: nginx.org's packages have threads,
+# and "upbot_event_log ... fsync=on" needs them).  STATIC=1 with
+# NGINX_SRC: the module is compiled into that nginx (--add-module) and
+# there is no .so.
 # Output goes to BUILD_DIR (default build/): modules/ngx_http_upbot_module.so,
 # nginx (NGINX_SRC only), configure.log.  BUILD_JOBS: make's -j (default: the
 # number of cores).
@@ -25,7 +27,7 @@ if [ -n "${NGINX_SRC:-}" ]; then
     src=$(cd "$NGINX_SRC" && pwd)
     tree="$src"
     # shellcheck disable=SC2206  # the flags are words
-    flags=(${NGINX_CONFIGURE_FLAGS:---with-compat --with-debug --with-http_ssl_module})
+    flags=(${NGINX_CONFIGURE_FLAGS:---with-compat --with-debug --with-http_ssl_module --with-threads})
     target=build
 else
     [ -z "$static" ] || { echo "build.sh: STATIC=1 needs NGINX_SRC" >&2; exit 1; }

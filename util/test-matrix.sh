@@ -54,9 +54,9 @@ for name in "${entries[@]}"; do
     tree="$dir/nginx-$ver"
     tarball="$vendor/nginx-$ver.tar.gz"
     # build.sh's default for NGINX_SRC (SSL, which the providers' https
-    # upstreams need in production, and debug logging), whatever the
-    # caller's environment has
-    flags="--with-compat${debug:+ --with-debug} --with-http_ssl_module"
+    # upstreams need in production, debug logging, and threads, which
+    # "fsync=on" syncs in), whatever the caller's environment has
+    flags="--with-compat${debug:+ --with-debug} --with-http_ssl_module --with-threads"
     start=$(date +%s)
 
     echo "== test-matrix: nginx $name"
