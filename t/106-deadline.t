@@ -19,7 +19,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = base_port() + 8;
+my $port = base_port() + 11;
 my $root = File::Spec->rel2abs("t/servroot-deadline");
 
 # the deadline, and the margin a waiter may take beyond it: a poll (100 ms)
