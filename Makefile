@@ -60,9 +60,14 @@ check-faults: build
 	TEST_NGINX_LOAD_MODULES=$(MODULE) perl faults/run.pl
 
 # the same suite under the real Test::Nginx instead of util/tnlite
+# (only the files in Test::Nginx's format: the others are plain Test::More
+# tests that write their own nginx.conf and use no runner, so make test has
+# run them already)
+TN_FILES = $(shell find $(T) -name '*.t' | xargs grep -l 'Test::Nginx::Socket' | sort)
+
 test-real-tn: tn-check tn-deps build
 	TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(MODULE) \
-	    prove -I $(TN_LIB) -r $(T)
+	    prove -I $(TN_LIB) $(TN_FILES)
 
 tn-check:
 	@[ -f "$(TN_LIB)/Test/Nginx/Socket.pm" ] || { \
