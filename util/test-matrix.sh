@@ -2,7 +2,10 @@
 # make test-matrix: the whole suite against every maintained nginx.org
 # version in ../shared/vendor/nginx, each built --with-compat with the module
 # loaded dynamically, and against the newest stable with the module compiled
-# in (--add-module), since both are ways users build it.  Each entry gets its
+# in (--add-module), since both are ways users build it.  The newest stable's
+# dynamic entry is its sanitized build, 1.30.4-asan (below), so that one
+# build and run serves both (the plain 1.30.4 is built and run by the
+# static entry, and by MATRIX=1.30.4 on request).  Each entry gets its
 # own tree and output under build/matrix/NAME/, so a second run rebuilds only
 # what changed.  Prints pass/fail and seconds per entry; exits non-zero if
 # any entry failed.
@@ -52,7 +55,7 @@ cd "$top"
 # has none there, so NGINX_TARBALLS=DIR points at the user's own
 vendor="${NGINX_TARBALLS:-$top/../shared/vendor/nginx}"
 work="$top/build/matrix"
-all="1.24.0 1.26.3 1.28.3 1.30.4 1.31.4 1.30.4-static"
+all="1.24.0 1.26.3 1.28.3 1.30.4-asan 1.31.4 1.30.4-static"
 read -r -a entries <<< "${MATRIX:-$all}"
 read -r -a tests <<< "${T:-t/}"
 
