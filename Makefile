@@ -27,7 +27,8 @@ TN_DEBS  = libtest-base-perl libtest-longstring-perl liblist-moreutils-perl \
            libtext-diff-perl libwww-perl libipc-run-perl
 
 .PHONY: all build deps bench-deps tn-deps tn-check run test test-real-tn \
-        test-matrix check-valgrind check-faults bench fuzz deb test-deb clean
+        test-matrix check-asan check-valgrind check-faults bench fuzz deb \
+        test-deb clean
 
 all: build
 
@@ -78,7 +79,18 @@ tn-check:
 # the suite against each nginx.org version in ../shared/vendor/nginx
 # (MATRIX="1.24.0 1.30.4-static" for some of them)
 test-matrix: deps
+	@command -v clang >/dev/null || $(MAKE) deps DEBS=clang
 	@PROVE_INC='$(PROVE_INC)' T='$(T)' util/test-matrix.sh
+
+# the suite against nginx 1.30.4 and the module built (clang) with ASan, UBSan,
+# NGX_DEBUG_PALLOC (each pool allocation its own malloc), from
+# ../shared/vendor/nginx as test-matrix: its entry 1.30.4-asan, in
+# build/matrix/1.30.4-asan/; any sanitizer report fails it
+ASAN_ENTRY ?= 1.30.4-asan
+check-asan: deps
+	@command -v clang >/dev/null || $(MAKE) deps DEBS=clang
+	@MATRIX='$(ASAN_ENTRY)' PROVE_INC='$(PROVE_INC)' T='$(T)' \
+	    util/test-matrix.sh
 
 bench: build bench-deps
 	perl bench/bench.pl

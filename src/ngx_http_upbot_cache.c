@@ -572,9 +572,18 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
     p = ngx_cpymem(cn->data, group->key.data, group->key.len);
 
     if (facts) {
-        p = ngx_cpymem(p, facts->name.data, name);
-        p = ngx_cpymem(p, facts->face_url.data, face);
-        ngx_memcpy(p, facts->url.data, url);
+        /* an empty string may have no data: no memcpy() from NULL */
+        if (name) {
+            p = ngx_cpymem(p, facts->name.data, name);
+        }
+
+        if (face) {
+            p = ngx_cpymem(p, facts->face_url.data, face);
+        }
+
+        if (url) {
+            ngx_memcpy(p, facts->url.data, url);
+        }
 
         cn->gone = facts->gone;
         cn->json_safe = facts->json_safe;

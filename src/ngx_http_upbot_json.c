@@ -666,9 +666,18 @@ ngx_http_upbot_json_fail(ngx_http_upbot_json_t *j, u_char *at,
 }
 
 
+/*
+ * An empty string may have no data (NULL): NULL + 0 and memcpy() from NULL
+ * are undefined in C, so the three below return before either.
+ */
+
 ngx_uint_t
 ngx_http_upbot_json_safe(const u_char *s, size_t len)
 {
+    if (len == 0) {
+        return 1;
+    }
+
     return ngx_http_upbot_json_scan(s, s + len, 0) == s + len;
 }
 
@@ -678,6 +687,10 @@ ngx_http_upbot_json_escaped_len(const u_char *s, size_t len)
 {
     size_t         n;
     const u_char  *last;
+
+    if (len == 0) {
+        return 0;
+    }
 
     n = len;
     last = s + len;
@@ -708,6 +721,10 @@ ngx_http_upbot_json_escape(u_char *dst, const u_char *s, size_t len)
     const u_char  *last, *clean;
 
     static const u_char  hex[] = "0123456789ABCDEF";
+
+    if (len == 0) {
+        return dst;
+    }
 
     last = s + len;
 

@@ -53,8 +53,9 @@ static ngx_str_t  ngx_http_upbot_json_type = ngx_string("application/json");
 
 /* a string of an answer: copied, when known to need no escaping */
 #define ngx_http_upbot_put_answer_str(p, s, safe)                            \
-    ((safe) ? ngx_cpymem(p, (s)->data, (s)->len)                             \
-            : ngx_http_upbot_json_escape(p, (s)->data, (s)->len))
+    ((s)->len == 0 ? (p)                 /* its data may be NULL */          \
+     : (safe) ? ngx_cpymem(p, (s)->data, (s)->len)                           \
+     : ngx_http_upbot_json_escape(p, (s)->data, (s)->len))
 
 
 static ngx_int_t ngx_http_upbot_add_header(ngx_http_request_t *r,

@@ -10,7 +10,10 @@
 # --with-http_ssl_module --with-threads: nginx.org's packages have threads,
 # and "upbot_event_log ... fsync=on" needs them).  STATIC=1 with
 # NGINX_SRC: the module is compiled into that nginx (--add-module) and
-# there is no .so.
+# there is no .so.  NGINX_CC_OPT and NGINX_LD_OPT with NGINX_SRC: compiler
+# and linker options for that nginx and the module, passed whole as
+# --with-cc-opt and --with-ld-opt (e.g. sanitizers: NGINX_CONFIGURE_FLAGS
+# is split into words at spaces).
 # Output goes to BUILD_DIR (default build/): modules/ngx_http_upbot_module.so,
 # nginx (NGINX_SRC only), configure.log.  BUILD_JOBS: make's -j (default: the
 # number of cores).
@@ -28,9 +31,17 @@ if [ -n "${NGINX_SRC:-}" ]; then
     tree="$src"
     # shellcheck disable=SC2206  # the flags are words
     flags=(${NGINX_CONFIGURE_FLAGS:---with-compat --with-debug --with-http_ssl_module --with-threads})
+    if [ -n "${NGINX_CC_OPT:-}" ]; then
+        flags+=("--with-cc-opt=$NGINX_CC_OPT")
+    fi
+    if [ -n "${NGINX_LD_OPT:-}" ]; then
+        flags+=("--with-ld-opt=$NGINX_LD_OPT")
+    fi
     target=build
 else
     [ -z "$static" ] || { echo "build.sh: STATIC=1 needs NGINX_SRC" >&2; exit 1; }
+    [ -z "${NGINX_CC_OPT:-}${NGINX_LD_OPT:-}" ] \
+        || { echo "build.sh: NGINX_CC_OPT and NGINX_LD_OPT need NGINX_SRC" >&2; exit 1; }
     src=/usr/share/nginx/src
     [ -f "$src/conf_flags" ] || { echo "build.sh: $src missing: apt-get install nginx-dev" >&2; exit 1; }
     tree="$out/nginx-src"

@@ -2,7 +2,10 @@
 # make test-matrix: the whole suite against every maintained nginx.org
 # version in ../shared/vendor/nginx, each built --with-compat with the module
 # loaded dynamically, and against the newest stable with the module compiled
-# in (--add-module), since both are ways users build it.  Each entry gets its
+# in (--add-module), since both are ways users build it.  The newest stable's
+# dynamic entry is its sanitized build, 1.30.4-asan (below), so that one
+# build and run serves both (the plain 1.30.4 is built and run by the
+# static entry, and by MATRIX=1.30.4 on request).  Each entry gets its
 # own tree and output under build/matrix/NAME/, so a second run rebuilds only
 # what changed.  Prints pass/fail and seconds per entry; exits non-zero if
 # any entry failed.
@@ -13,6 +16,32 @@
 # and skip otherwise.  An entry named VERSION-nodebug (or
 # VERSION-static-nodebug) is built without it, as nginx.org's own nginx is:
 # the module must compile there too, and those tests must skip cleanly.
+#
+# An entry named VERSION-asan (make check-asan runs 1.30.4-asan alone) is
+# that nginx and the module built by clang with AddressSanitizer and
+# UndefinedBehaviorSanitizer (-fsanitize=address,undefined), and with
+# NGX_DEBUG_PALLOC=1, which makes every allocation from an nginx pool its
+# own malloc(): without it a pool hands out pieces of one large block, and
+# ASan sees nothing that stays inside the block.  clang, not gcc: gcc's
+# UBSan is a runtime of its own that ignores log_path, so its reports went
+# to the error logs the runner removes.  ODR indicators: a dynamic module
+# defines ngx_modules[] as the nginx binary does, and without them ASan
+# poisons the binary's array with the module's size (a false
+# global-buffer-overflow at the first reload).  asan.suppress and
+# ubsan.suppress name what nginx itself does, and why.  The sanitizers
+# write their reports to build/matrix/NAME/sanitizer/ (log_path: nginx
+# points its stderr at its error log, which the runner removes with each
+# block and no test reads for them), and the entry fails on any report
+# there, whatever the tests said; the reports are printed.  The options reach every nginx the
+# tests start through the environment, which ASan and UBSan read at the
+# start of the process: workers are forked from it, so nginx's clearing of
+# their environment (no `env` directive) does not matter.
+# Leak detection is off: nginx's master and workers exit without freeing
+# what lives as long as they do (the cycle, its pools), by design, and
+# `make check-valgrind` is where the suite looks for leaks (definite
+# ones, with valgrind.suppress).  ASAN_OPTIONS / UBSAN_OPTIONS of the
+# caller's are added (ASAN_OPTIONS=detect_leaks=1 to see them anyway), but
+# for log_path.
 #
 # MATRIX="1.24.0 1.30.4-static": only these entries.  NGINX_TARBALLS=DIR:
 # where the nginx-X.Y.Z.tar.gz files are.  T=t/030-pool.t: only
@@ -26,7 +55,7 @@ cd "$top"
 # has none there, so NGINX_TARBALLS=DIR points at the user's own
 vendor="${NGINX_TARBALLS:-$top/../shared/vendor/nginx}"
 work="$top/build/matrix"
-all="1.24.0 1.26.3 1.28.3 1.30.4 1.31.4 1.30.4-static"
+all="1.24.0 1.26.3 1.28.3 1.30.4-asan 1.31.4 1.30.4-static"
 read -r -a entries <<< "${MATRIX:-$all}"
 read -r -a tests <<< "${T:-t/}"
 
@@ -42,10 +71,13 @@ summary=()
 failed=0
 
 for name in "${entries[@]}"; do
-    # VERSION[-static][-nodebug]
-    ver=${name%-nodebug}
+    # VERSION[-static][-nodebug][-asan]
+    ver=${name%-asan}
+    asan=
+    [ "$name" != "$ver" ] && asan=1
+    ver=${ver%-nodebug}
     debug=1
-    [ "$name" != "$ver" ] && debug=
+    [ "${name%-asan}" != "$ver" ] && debug=
     base=$ver
     ver=${ver%-static}
     static=
@@ -57,12 +89,28 @@ for name in "${entries[@]}"; do
     # upstreams need in production, debug logging, and threads, which
     # "fsync=on" syncs in), whatever the caller's environment has
     flags="--with-compat${debug:+ --with-debug} --with-http_ssl_module --with-threads"
+    cc_opt=
+    ld_opt=
+    if [ -n "$asan" ]; then
+        flags="$flags --with-cc=clang"
+        cc_opt="-fsanitize=address,undefined -fno-omit-frame-pointer"
+        cc_opt="$cc_opt -fsanitize-address-use-odr-indicator"
+        cc_opt="$cc_opt -DNGX_DEBUG_PALLOC=1"
+        ld_opt="-fsanitize=address,undefined"
+    fi
     start=$(date +%s)
 
     echo "== test-matrix: nginx $name"
 
+    if [ -n "$asan" ] && ! command -v clang > /dev/null; then
+        echo "test-matrix: $name needs clang (apt-get install clang)" >&2
+        summary+=("$(printf '%-14s FAIL   no clang' "$name")")
+        failed=$((failed + 1))
+        continue
+    fi
+
     if [ ! -f "$tarball" ]; then
-        echo "test-matrix: $tarball missing" >&2
+        echo "test-matrix: $tarball missing (nginx.org's tarball; CI keeps them in ../shared/vendor/nginx beside the clone, NGINX_TARBALLS=DIR for yours)" >&2
         summary+=("$(printf '%-14s FAIL   no tarball' "$name")")
         failed=$((failed + 1))
         continue
@@ -77,7 +125,8 @@ for name in "${entries[@]}"; do
     fi
 
     if ! NGINX_SRC="$tree" BUILD_DIR="$dir" STATIC="$static" \
-         NGINX_CONFIGURE_FLAGS="$flags" \
+         NGINX_CONFIGURE_FLAGS="$flags" NGINX_CC_OPT="$cc_opt" \
+         NGINX_LD_OPT="$ld_opt" \
          "$top/util/build.sh" > "$dir/build.log" 2>&1
     then
         tail -40 "$dir/build.log" >&2
@@ -92,8 +141,35 @@ for name in "${entries[@]}"; do
     modules=
     [ -n "$static" ] || modules="$dir/modules/ngx_http_upbot_module.so"
 
+    # the sanitizers' own settings, and a check that the build has them
+    san_env=()
+    reports="$dir/sanitizer"
+    if [ -n "$asan" ]; then
+        san_env=(
+          "ASAN_OPTIONS=detect_leaks=0:suppressions=$top/asan.suppress:${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$reports/san"
+          "UBSAN_OPTIONS=print_stacktrace=1:suppressions=$top/ubsan.suppress:${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$reports/san")
+        # sanitizer/san.PID: any file there is a report
+        rm -rf "$reports"
+        mkdir -p "$reports"
+        # (whole outputs: grep -q would end a pipe early, pipefail)
+        libs=$(nm -D --defined-only "$dir/nginx")
+        syms=
+        [ -z "$modules" ] || syms=$(nm -D --undefined-only "$modules")
+        if [[ $libs != *__asan_init* || $libs != *__ubsan_handle_* ]] \
+           || ! grep -q -e '-DNGX_DEBUG_PALLOC=1' "$tree/objs/Makefile" \
+           || [[ -n $modules && ( $syms != *__asan_report_store* \
+                                  || $syms != *__ubsan_handle_* ) ]]
+        then
+            echo "test-matrix: $name: the build has no sanitizers" >&2
+            summary+=("$(printf '%-14s FAIL   build  not sanitized' "$name")")
+            failed=$((failed + 1))
+            continue
+        fi
+    fi
+
     # the output goes to the terminal and to test.log, kept for a failure
     set +e
+    env "${san_env[@]}" \
     TEST_NGINX_BINARY="$dir/nginx" TEST_NGINX_LOAD_MODULES="$modules" \
     TEST_UPBOT_NGINX_TREE="$tree" \
         prove "${prove_inc[@]}" -r "${tests[@]}" 2>&1 | tee "$dir/test.log"
@@ -101,15 +177,32 @@ for name in "${entries[@]}"; do
     set -e
     end=$(date +%s)
 
+    note=
+    if [ -n "$asan" ]; then
+        found=$(find "$reports" -type f | sort)
+        if [ -n "$found" ]; then
+            n=$(printf '%s\n' "$found" | wc -l)
+            note="  $n sanitizer report(s) in $reports"
+            {
+                echo "== test-matrix: $name: $n sanitizer report(s)"
+                while IFS= read -r f; do
+                    echo "-- $f"
+                    cat "$f"
+                done <<< "$found"
+            } 2>&1 | tee -a "$dir/test.log" >&2
+            rc=1
+        fi
+    fi
+
     if [ "$rc" = 0 ]; then
         result=pass
     else
         result=FAIL
         failed=$((failed + 1))
     fi
-    summary+=("$(printf '%-14s %-6s build %4ds  tests %4ds  total %4ds' \
+    summary+=("$(printf '%-14s %-6s build %4ds  tests %4ds  total %4ds%s' \
               "$name" "$result" $((built - start)) $((end - built)) \
-              $((end - start)))")
+              $((end - start)) "$note")")
 done
 
 echo
