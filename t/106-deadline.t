@@ -14,7 +14,6 @@ use NginxMain;
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use MockIM;
-use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -146,45 +145,13 @@ done_testing();
 # [code, seconds after the start] each; status, body, and when each ended,
 # in seconds after the start
 sub staggered {
-    my @specs = @_;
-    my (@kids, @out);
-    my $start = time;
+    my @specs = map { ['{"account_info":{"account_type":2,"appid":"a",'
+                       . '"openid":"o"},"media_type":2,'
+                       . "\"code\":\"$_->[0]\",\"trace_id\":\"t-dl\"}", $_->[1]] } @_;
 
-    for my $spec (@specs) {
-        pipe(my $r, my $w) or die $!;
-        my $pid = fork // die $!;
-
-        if ($pid == 0) {
-            close $r;
-            my $at = $start + $spec->[1];
-            sleep $at - time if $at > time;
-            my $resp = post_media_info($port,
-                           '{"account_info":{"account_type":2,"appid":"a",'
-                           . '"openid":"o"},"media_type":2,'
-                           . "\"code\":\"$spec->[0]\",\"trace_id\":\"t-dl\"}");
-            printf $w "%.3f\n%s", time - $start, $resp;
-            close $w;
-            POSIX::_exit(0);
-        }
-
-        close $w;
-        push @kids, [$pid, $r];
-    }
-
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        local $/;
-        my $all = <$fh> // '';
-        waitpid($k->[0], 0);
-
-        my ($end, $resp) = $all =~ /\A([\d.]+)\n(.*)\z/s;
-        $resp //= '';
-        my ($status) = $resp =~ m{^HTTP/1\.1 (\d+)};
-        my ($b) = $resp =~ /\r\n\r\n(.*)\z/s;
-
-        push @out, { status => $status // 0, body => $b // '',
-                     end => $end // 99 };
-    }
-
-    return @out;
+    return map {
+        my ($status) = $_->{answer} =~ m{^HTTP/1\.1 (\d+)};
+        my ($b) = $_->{answer} =~ /\r\n\r\n(.*)\z/s;
+        { status => $status // 0, body => $b // '', end => $_->{end} };
+    } post_side_by_side($port, @specs);
 }

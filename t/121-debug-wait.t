@@ -15,7 +15,6 @@ use NginxMain;
 use File::Path qw(make_path remove_tree);
 use File::Spec;
 use MockIM;
-use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -91,7 +90,8 @@ my $master = wait_for_pid("$root/logs/nginx.pid");
 
 MockIM::fault(provider => 'tim', mode => 'delay', ms => 600);
 
-my ($a, $b) = side_by_side(0, 0.2);
+my ($a, $b) = map { $_->{answer} }
+              post_side_by_side($port, [body(), 0], [body(), 0.2]);
 
 like($a, qr/^X-Cache: MISS\r$/m, 'A fetched (MISS)');
 like($b, qr/^X-Cache: MISS\r$/m, 'B waited for it (MISS)');
@@ -134,40 +134,12 @@ cmp_ok($view, '>', $fresh, 'D picks from the worker\'s view');
 done_testing();
 
 
-# two requests, sent $d1 and $d2 seconds from now; their answers
-sub side_by_side {
-    my @out;
-    my @kids;
-
-    for my $delay (@_) {
-        pipe(my $r, my $w) or die $!;
-        my $pid = fork // die $!;
-
-        if ($pid == 0) {
-            close $r;
-            sleep $delay if $delay;
-            print $w request();
-            close $w;
-            POSIX::_exit(0);
-        }
-
-        close $w;
-        push @kids, [$pid, $r];
-    }
-
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        local $/;
-        push @out, <$fh> // '';
-        waitpid($k->[0], 0);
-    }
-
-    return @out;
+sub request {
+    return post_media_info($port, body());
 }
 
 
-sub request {
-    return post_media_info($port, '{"account_info":{"account_type":2,'
-                                  . '"appid":"a","openid":"o"},"media_type":2,'
-                                  . '"code":"c1","trace_id":"t-wait"}');
+sub body {
+    return '{"account_info":{"account_type":2,"appid":"a","openid":"o"},'
+           . '"media_type":2,"code":"c1","trace_id":"t-wait"}';
 }

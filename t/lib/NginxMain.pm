@@ -11,10 +11,11 @@ use warnings;
 use Exporter 'import';
 use IO::Socket::INET;
 use Test::More ();
+use POSIX ();
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(main_prelude base_port write_file slurp wait_for_pid
-                 post_events post_media_info);
+                 post_events post_media_info post_side_by_side);
 
 # the suite's port, as Test::Nginx and the mock take it; a test listens on
 # base_port() + its own offset
@@ -73,6 +74,46 @@ sub post_media_info {
 
 # the answer is read to its Content-Length, not to the connection's end: a
 # refresh in the background keeps the connection open after the answer
+# GetMediaInfo bodies posted side by side, [body, seconds after the start]
+# each, from processes of their own; the whole answers, and when each
+# ended, in seconds after the start
+sub post_side_by_side {
+    my ($port, @specs) = @_;
+    my (@kids, @out);
+    my $start = Time::HiRes::time();
+
+    for my $spec (@specs) {
+        pipe(my $r, my $w) or die $!;
+        my $pid = fork // die $!;
+
+        if ($pid == 0) {
+            close $r;
+            my $at = $start + $spec->[1];
+            my $now = Time::HiRes::time();
+            sleep($at - $now) if $at > $now;
+            my $resp = post_media_info($port, $spec->[0]);
+            printf $w "%.3f\n%s", Time::HiRes::time() - $start, $resp;
+            close $w;
+            POSIX::_exit(0);
+        }
+
+        close $w;
+        push @kids, [$pid, $r];
+    }
+
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        local $/;
+        my $all = <$fh> // '';
+        waitpid($k->[0], 0);
+
+        my ($end, $resp) = $all =~ /\A([\d.]+)\n(.*)\z/s;
+        push @out, { end => $end // 99, answer => $resp // '' };
+    }
+
+    return @out;
+}
+
 sub post_api {
     my ($port, $path, $body) = @_;
     for (1 .. 50) {
