@@ -17,11 +17,12 @@
 # message of the module (one that names upbot, or has the words of one of
 # the module's messages, found in src/*.c) says "in FILE:LINE"; no message
 # other than nginx's own parser's shows a byte of a secret (any 6 bytes of
-# one) while the secret is in its own place (upbot_tim, upbot_yunxin, the
-# files).  A secret the corruption put into another directive and shown by
-# the module is counted apart (a known defect, see its note); nginx's own
-# parser shows the words it cannot place ("unknown directive \"...\"",
-# README: Security), counted as information.
+# one), whether the secret is in its own place (upbot_tim, upbot_yunxin,
+# the files) or the corruption put it into another directive or a codes
+# row (counted apart); nginx's own parser shows the words it cannot place
+# ("unknown directive \"...\"", README: Security), and a word that lands
+# where a file belongs is shown as the path that failed to open, as
+# nginx's include shows it: both counted as information.
 
 use strict;
 use warnings;
@@ -82,16 +83,19 @@ $module_re = qr/$module_re/i;
 note(scalar(@fragments) . " message fragments of the module from src/*.c");
 
 # nginx's own parser messages that show what the configuration says; only
-# those the module never writes ("invalid parameter", "invalid value" and
-# "open()" are the module's too, so they count as the module's)
+# those the module never writes ("invalid value" and "open()" are the
+# module's too, so they count as the module's; the module's "invalid
+# parameter" never quotes a whole word, at most "NAME=...")
 my $core_echo = join '|', map { quotemeta } (
     'unknown directive "', 'unexpected "', 'unexpected end of file',
     'host not found in', 'invalid port in', 'invalid host in', 'no port in',
     'is not terminated by', 'has no opening', 'invalid number of arguments in',
     'directive is not allowed here', 'directive is duplicate',
     'invalid variable name', 'getpwnam(', 'getgrnam(', 'dlopen(',
-    'invalid event type');
-$core_echo = qr/$core_echo|unknown "[^"]*" variable/;
+    'invalid event type', 'invalid log level "', 'too long parameter "',
+    'unknown log format "', 'invalid location modifier "');
+my $core_more = qr/unknown "[^"]*" variable|invalid parameter "(?![^"]*=\.\.\.")/;
+$core_echo = qr/$core_echo|$core_more/;
 
 
 # --- the bases ---------------------------------------------------------------
@@ -361,7 +365,7 @@ my @file_op_names = sort keys %file_ops;
 
 my $run = "$dir/run";
 my (%n, @module_lines_without_where, @module_leaks, @core_leaks, @moved_leaks,
-    @core_unplaced,
+    @core_unplaced, @path_leaks,
     @signals, $module_lines, %kinds);
 
 # a message without its particulars: what kind of mistake it reports
@@ -465,7 +469,11 @@ for my $i (1 .. $count) {
         }
 
         next unless $m =~ $window_re;
-        if ($core) {
+        if ($m =~ /open\(\) "[^"]*$window_re[^"]*" failed/) {
+            # a word in a file's place is taken as a path, and a path is
+            # shown, as nginx shows include's
+            push @path_leaks, "#$i ($b->[0]; @used): $m";
+        } elsif ($core) {
             push @core_leaks, "#$i ($b->[0]; @used): $m";
         } elsif (secret_moved($text)) {
             push @moved_leaks, "#$i ($b->[0]; @used): $m";
@@ -502,14 +510,13 @@ figure('  module messages showing a secret in its own place',
        scalar @module_leaks, '==', 0);
 note("  " . oneline($_)) for @module_leaks[0 .. ($#module_leaks < 4 ? $#module_leaks : 4)];
 figure('  module messages showing a secret moved into another directive',
-       scalar @moved_leaks, '==', 0,
-       known => 'a word the module cannot place in a codes row or in '
-                . 'upbot_cache is shown whole, a key=/secret= word too: a '
-                . 'secret written into the wrong directive appears in the '
-                . 'error (as nginx\'s own "unknown directive" shows it)');
+       scalar @moved_leaks, '==', 0);
 note("  " . oneline($_)) for @moved_leaks[0 .. ($#moved_leaks < 4 ? $#moved_leaks : 4)];
 info('  nginx\'s own parser messages showing a secret (unknown directive)',
      scalar @core_leaks);
+info('  a secret in a file\'s place, shown as its path (open() failed)',
+     scalar @path_leaks);
+note("  " . oneline($_)) for @path_leaks[0 .. ($#path_leaks < 1 ? $#path_leaks : 1)];
 note("  " . oneline($_)) for @core_leaks[0 .. ($#core_leaks < 2 ? $#core_leaks : 2)];
 
 

@@ -289,6 +289,10 @@ typedef struct {
 } ngx_http_upbot_answer_t;
 
 
+/* module */
+void ngx_http_upbot_conf_unplaced(ngx_conf_t *cf, const char *expected,
+    const char *fmt, ...);
+
 /* body */
 ngx_int_t ngx_http_upbot_handler(ngx_http_request_t *r);
 

@@ -85,25 +85,22 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     p = (u_char *) ngx_strchr(value[1].data, ':');
+    size = NGX_ERROR;
 
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected NAME:SIZE",
-                           &value[1]);
-        return NGX_CONF_ERROR;
+    if (p && p != value[1].data) {
+        name.data = value[1].data;
+        name.len = p - value[1].data;
+
+        s.data = p + 1;
+        s.len = value[1].data + value[1].len - s.data;
+
+        size = ngx_parse_size(&s);
     }
 
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
     if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
+        ngx_http_upbot_conf_unplaced(cf, "NAME:SIZE",
+                                     "invalid parameter 1 of \"%V\"",
+                                     &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -181,8 +178,10 @@ ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             len = 6;
 
         } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\"", &value[i]);
+            ngx_http_upbot_conf_unplaced(cf, "ttl=, stale=, lock_timeout= "
+                                         "or retry=",
+                                         "invalid parameter %ui of \"%V\"",
+                                         i, &cmd->name);
             return NGX_CONF_ERROR;
         }
 

@@ -35,7 +35,7 @@ static char *ngx_http_upbot_codes_code(ngx_conf_t *cf,
 static char *ngx_http_upbot_codes_group(ngx_conf_t *cf,
     ngx_http_upbot_row_t *row, ngx_str_t *source, ngx_str_t *id);
 static char *ngx_http_upbot_codes_option(ngx_conf_t *cf,
-    ngx_http_upbot_row_t *row, ngx_str_t *option);
+    ngx_http_upbot_row_t *row, ngx_str_t *option, ngx_uint_t word);
 static int ngx_libc_cdecl ngx_http_upbot_row_cmp(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_upbot_group_cmp(const void *one,
@@ -129,7 +129,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     }
 
     for (i = 3; i < cf->args->nelts; i++) {
-        rv = ngx_http_upbot_codes_option(cf, row, &value[i]);
+        rv = ngx_http_upbot_codes_option(cf, row, &value[i], i + 1);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -139,8 +139,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"members=\" and \"max_members=\" are for "
                            "static groups; the provider says them for "
-                           "group \"%V\" of code \"%V\"", &value[2],
-                           &value[0]);
+                           "a %V group", &row->source);
         return NGX_CONF_ERROR;
     }
 
@@ -148,8 +147,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
 
         if (row->group.url.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "static group \"%V\" of code \"%V\" has "
-                               "no \"url=\"", &value[2], &value[0]);
+                               "a static group needs \"url=\"");
             return NGX_CONF_ERROR;
         }
 
@@ -176,16 +174,15 @@ ngx_http_upbot_codes_code(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
     if (code->len > max) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "code \"%V\" is longer than %ui bytes "
-                           "(upbot_max_code_length)", code, max);
+                           "the code is longer than %ui bytes "
+                           "(upbot_max_code_length)", max);
         return NGX_CONF_ERROR;
     }
 
     for (p = code->data; p < code->data + code->len; p++) {
         if (*p <= ' ' || *p == 0x7f) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "code \"%V\" has a space or control "
-                               "character", code);
+                               "the code has a space or control character");
             return NGX_CONF_ERROR;
         }
     }
@@ -225,18 +222,19 @@ ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
     }
 
     if (row->provider == NULL) {
-        last = ngx_http_upbot_provider_sources(sources,
-                                               sources + sizeof(sources));
+        last = ngx_cpymem(sources, "\"static\"", 8);
+        last = ngx_http_upbot_provider_sources(last,
+                                               sources + sizeof(sources) - 1);
+        *last = '\0';
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown group source \"%V\" for code \"%V\", "
-                           "expected \"static\"%*s", source, &row->code,
-                           last - sources, sources);
+        ngx_http_upbot_conf_unplaced(cf, (char *) sources,
+                                     "unknown group source, word 2 of the "
+                                     "codes row");
         return NGX_CONF_ERROR;
     }
 
     if (row->provider->group_id) {
-        rv = row->provider->group_id(cf, &row->code, id, &row->group);
+        rv = row->provider->group_id(cf, id, &row->group);
         if (rv != NGX_CONF_OK) {
             return rv;
         }
@@ -246,8 +244,7 @@ ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
     if (row->group.id.len == 1 && row->group.id.data[0] == '-') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "a %V group of code \"%V\" needs its id",
-                           source, &row->code);
+                           "a %V group needs its id", source);
         return NGX_CONF_ERROR;
     }
 
@@ -257,8 +254,7 @@ ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
     {
         if (*p < ' ' || *p == 0x7f) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "group id \"%V\" of code \"%V\" has a "
-                               "control character", id, &row->code);
+                               "the group id has a control character");
             return NGX_CONF_ERROR;
         }
     }
@@ -272,7 +268,7 @@ ngx_http_upbot_codes_group(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
 static char *
 ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
-    ngx_str_t *option)
+    ngx_str_t *option, ngx_uint_t word)
 {
     u_char      *eq;
     ngx_int_t    n;
@@ -336,8 +332,7 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
     if (n == NGX_ERROR || (n == 0 && number != &row->group.facts.members)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value in \"%V\" of code \"%V\"",
-                           option, &row->code);
+                           "invalid value in \"%V\"", option);
         return NGX_CONF_ERROR;
     }
 
@@ -347,9 +342,11 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
 invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\" of code \"%V\"",
-                       option, &row->code);
+    ngx_http_upbot_conf_unplaced(cf, "url=, name=, background=, threshold=, "
+                                 "members=, max_members=, media_type= or "
+                                 "down",
+                                 "invalid parameter, word %ui of the codes "
+                                 "row", word);
     return NGX_CONF_ERROR;
 }
 

@@ -70,9 +70,9 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_strcmp(value[1].data, "off") == 0) {
 
         if (cf->args->nelts > 2) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\" after \"off\"",
-                               &value[2]);
+            ngx_http_upbot_conf_unplaced(cf, "nothing after \"off\"",
+                                         "invalid parameter 2 of \"%V\"",
+                                         &cmd->name);
             return NGX_CONF_ERROR;
         }
 
@@ -125,9 +125,9 @@ ngx_http_upbot_event_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\", expected "
-                           "\"fsync=\" or \"thread_pool=\"", &value[i]);
+        ngx_http_upbot_conf_unplaced(cf, "fsync= or thread_pool=",
+                                     "invalid parameter %ui of \"%V\"",
+                                     i, &cmd->name);
         return NGX_CONF_ERROR;
     }
 

@@ -562,6 +562,29 @@ ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
+ * A word that the module cannot place is never shown, only where it is:
+ * it may be a secret written into the wrong place (a bare key, "key:...",
+ * a base64 key whose "=" looks like an option's).
+ */
+
+void
+ngx_http_upbot_conf_unplaced(ngx_conf_t *cf, const char *expected,
+    const char *fmt, ...)
+{
+    u_char   *p, buf[NGX_MAX_CONF_ERRSTR];
+    va_list   args;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(buf, buf + sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "%*s (not shown: it may be a secret), expected %s",
+                       p - buf, buf, expected);
+}
+
+
+/*
  * ngx_conf_check_num_bounds() does not name the directive; nginx prefixes
  * a returned string with it
  */

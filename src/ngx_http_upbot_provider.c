@@ -328,16 +328,11 @@ invalid:
 
 unknown:
 
-    /*
-     * Not a known NAME=VALUE: it may be a secret written without its name
-     * ("key:...", a bare key, a base64 key whose "=" looks like one), so
-     * nothing of it is shown, only where it is.
-     */
+    /* not a known NAME=VALUE */
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter %ui of app \"%V\" (not shown: "
-                       "it may be a secret), expected %s",
-                       n, &app->name, provider->options);
+    ngx_http_upbot_conf_unplaced(cf, provider->options,
+                                 "invalid parameter %ui of app \"%V\"",
+                                 n, &app->name);
     return NGX_CONF_ERROR;
 }
 

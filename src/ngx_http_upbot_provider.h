@@ -168,7 +168,7 @@ struct ngx_http_upbot_provider_s {
 
     /* the GROUP of a codes table row, checked; NULL: taken as it is */
     char                         *(*group_id)(ngx_conf_t *cf,
-                                      ngx_str_t *code, ngx_str_t *value,
+                                      ngx_str_t *value,
                                       ngx_http_upbot_group_t *group);
 
     /* a call: its request, then its answer as yajl reads it */

@@ -17,7 +17,7 @@
 #define NGX_HTTP_UPBOT_NONCE_LEN    32
 
 
-static char *ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *code,
+static char *ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf,
     ngx_str_t *value, ngx_http_upbot_group_t *group);
 static ngx_int_t ngx_http_upbot_yunxin_create_request(
     ngx_http_upbot_call_t *call);
@@ -59,8 +59,8 @@ const ngx_http_upbot_provider_t  ngx_http_upbot_yunxin_provider = {
 /* a row's group is TEAM_ID/TEAM_TYPE, the type 1 or 2 */
 
 static char *
-ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *code,
-    ngx_str_t *value, ngx_http_upbot_group_t *group)
+ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_upbot_group_t *group)
 {
     u_char  *p;
 
@@ -74,9 +74,8 @@ ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *code,
         || value->data + value->len - p != 1
         || (*p != '1' && *p != '2'))
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid team \"%V\" of code \"%V\", "
-                           "expected TEAM_ID/1 or TEAM_ID/2", value, code);
+        ngx_http_upbot_conf_unplaced(cf, "TEAM_ID/1 or TEAM_ID/2",
+                                     "invalid team, word 3 of the codes row");
         return NGX_CONF_ERROR;
     }
 

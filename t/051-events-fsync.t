@@ -177,7 +177,7 @@ qr/\[emerg\] .*invalid value "fsync=yes" in "upbot_event_log", it must be "fsync
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter "buffer=64k", expected "fsync=" or "thread_pool=" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 2 of "upbot_event_log" \(not shown: it may be a secret\), expected fsync= or thread_pool= in \S+nginx\.conf:\d+/
 
 
 
@@ -225,4 +225,4 @@ qr/\[emerg\] .*invalid value "thread_pool=" in "upbot_event_log", it must name a
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter "fsync=on" after "off" in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 2 of "upbot_event_log" \(not shown: it may be a secret\), expected nothing after "off" in \S+nginx\.conf:\d+/

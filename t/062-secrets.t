@@ -1,7 +1,9 @@
 # No configuration mistake shows a secret: each option that carries one
 # (Tencent's key=, Yunxin's secret=, the files behind key_file=, secret_file=
 # and upbot_auth_tokens) with each kind of typo fails nginx -t, says where,
-# and the whole error log (and nginx's stderr) holds no byte of the secret.
+# and the whole error log (and nginx's stderr) holds no byte of the secret;
+# so does a secret written by mistake into another of the module's
+# directives or a codes row.
 # Every secret below contains "S3CRET".
 
 use Test::Nginx::Socket 'no_plan';
@@ -295,7 +297,105 @@ qr/\[emerg\] .*control character in token in "\S+\/html\/tokens" line 1 in \S+ng
 
 
 
-=== TEST 33: a good configuration, started at debug level, logs no secret
+=== TEST 33: a key written into a codes row, as a bare word
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 S3CRETVALUE123;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, media_type= or down in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 34: a key written into a codes row with its name
+--- http_config
+    upbot_codes {
+        c1  static  g1  key=S3CRETVALUE123 url=https://example.com/j/g1;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter, word 4 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, media_type= or down in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 35: a key written where a row's source belongs
+--- http_config
+    upbot_codes {
+        c1  S3CRETVALUE123  static  g1  url=https://example.com/j/g1;
+    }
+--- error_log eval
+qr/\[emerg\] .*unknown group source, word 2 of the codes row \(not shown: it may be a secret\), expected "static", "tim:APP" or "yunxin:APP" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 36: a key written before a row's code: the code is not shown
+--- http_config
+    upbot_codes {
+        S3CRETVALUE123  c1  static  g1  url=https://example.com/j/g1;
+    }
+--- error_log eval
+qr/\[emerg\] .*unknown group source, word 2 of the codes row \(not shown: it may be a secret\)/
+
+
+
+=== TEST 37: a base64 secret written where a Yunxin team belongs
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_yunxin  cn  appkey=AK secret=s location=/_y/;
+    upbot_codes {
+        c1  yunxin:cn  S3CRETdmFsdWU=  17889/1;
+    }
+--- config
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    }
+    location /_y/ { internal; proxy_pass http://127.0.0.1:1/y/; }
+--- error_log eval
+qr/\[emerg\] .*invalid team, word 3 of the codes row \(not shown: it may be a secret\), expected TEAM_ID\/1 or TEAM_ID\/2 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 38: a key written into upbot_cache
+--- http_config
+    upbot_cache  ttl=60s key=S3CRETVALUE123;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter 2 of "upbot_cache" \(not shown: it may be a secret\), expected ttl=, stale=, lock_timeout= or retry= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 39: a key written into upbot_zone
+--- http_config
+    upbot_zone  key:S3CRETVALUE123;
+--- error_log eval
+qr/\[emerg\] .*invalid parameter 1 of "upbot_zone" \(not shown: it may be a secret\), expected NAME:SIZE in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 40: a key written into upbot_event_log
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  html/e.jsonl S3CRETVALUE123;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter 2 of "upbot_event_log" \(not shown: it may be a secret\), expected fsync= or thread_pool= in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 41: a key written after upbot_event_log off
+--- config
+    location = /e {
+        upbot_report_media_event;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+        upbot_event_log  off S3CRETVALUE123;
+    }
+--- error_log eval
+qr/\[emerg\] .*invalid parameter 2 of "upbot_event_log" \(not shown: it may be a secret\), expected nothing after "off" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 42: a good configuration, started at debug level, logs no secret
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key=S3CRETVALUE123 location=/_t;
     upbot_yunxin  cn  appkey=AK secret_file=$TEST_NGINX_SERVER_ROOT/html/yx.secret location=/_y/;
