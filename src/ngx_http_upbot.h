@@ -84,6 +84,17 @@ struct ngx_http_upbot_app_s {
 };
 
 
+/*
+ * A group's tally in the zone (ngx_http_upbot_tally.c): how many answers
+ * named it.  Made at load for each group with a limit, never evicted.
+ */
+typedef struct {
+    ngx_str_node_t                  sn;          /* "SOURCE ID URL", crc32 */
+    ngx_atomic_t                    views;
+    u_char                          data[1];
+} ngx_http_upbot_tally_t;
+
+
 /* one row of the codes table */
 struct ngx_http_upbot_group_s {
     ngx_str_t                       id;          /* as written */
@@ -96,6 +107,8 @@ struct ngx_http_upbot_group_s {
     ngx_str_t                       background;
     ngx_uint_t                      threshold;   /* 0: provider maximum */
     uint32_t                        hash;        /* of id, for spreading */
+    ngx_uint_t                      max_views;   /* 0: no limit */
+    ngx_http_upbot_tally_t         *tally;       /* with a limit */
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
     unsigned                        json_safe:1; /* overrides, likewise */
@@ -201,6 +214,7 @@ typedef struct {
     ngx_str_t                       token_label;
     ngx_int_t                       ret;         /* -1 until answered */
     ngx_uint_t                      cache_status;
+    ngx_int_t                       views;       /* of the group answered */
     ngx_http_upbot_lookup_t        *lookup;      /* live pools */
     ngx_http_upbot_fetch_t         *fetch;       /* its provider calls */
     ngx_http_upbot_parser_t         parser;
@@ -333,8 +347,15 @@ ngx_atomic_uint_t ngx_http_upbot_cache_changes(
     ngx_http_upbot_main_conf_t *umcf);
 void ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts);
+void *ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
+    size_t size);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
+
+/* tally */
+ngx_int_t ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
+    ngx_rbtree_t *tree);
+ngx_uint_t ngx_http_upbot_tally_view(ngx_http_upbot_group_t *group);
 
 /* look-up of a live pool */
 ngx_int_t ngx_http_upbot_lookup_view(ngx_http_request_t *r,
@@ -357,7 +378,7 @@ ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts);
 ngx_int_t ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid);
+    ngx_str_t *openid, ngx_uint_t *views);
 void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, ngx_http_upbot_answer_t *answer);
 

@@ -46,6 +46,7 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
     ctx->api = ulcf->api;
     ctx->req = ctx + 1;
     ctx->ret = -1;
+    ctx->views = -1;
 
     ngx_http_set_ctx(r, ctx, ngx_http_upbot_module);
 

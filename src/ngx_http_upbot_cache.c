@@ -7,7 +7,8 @@
  * fetches a group at a time, holding the group's lock for at most
  * lock_timeout, so a burst of misses makes one provider call.  When the
  * zone is full the least recently used groups go.  The zone keeps its
- * contents across reloads.
+ * contents across reloads.  It also holds the groups' tallies
+ * (ngx_http_upbot_tally.c), which are never evicted.
  */
 
 
@@ -39,12 +40,15 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_atomic_t                    changes;     /* facts stored or failed */
+    ngx_rbtree_t                    tallies;     /* ngx_http_upbot_tally_t */
+    ngx_rbtree_node_t               tallies_sentinel;
 } ngx_http_upbot_cache_shctx_t;
 
 
 typedef struct {
     ngx_http_upbot_cache_shctx_t   *sh;
     ngx_slab_pool_t                *shpool;
+    ngx_http_upbot_main_conf_t     *umcf;        /* its groups' tallies */
 } ngx_http_upbot_cache_ctx_t;
 
 
@@ -53,6 +57,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_int_t ngx_http_upbot_cache_tallies(
+    ngx_http_upbot_cache_ctx_t *cache);
 static void ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_find(
@@ -114,6 +120,8 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (cache == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    cache->umcf = umcf;
 
     umcf->zone = ngx_shared_memory_add(cf, &name, size,
                                        &ngx_http_upbot_module);
@@ -214,17 +222,17 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache = shm_zone->data;
 
     if (ocache) {
-        /* a reload: the facts stay */
+        /* a reload: the facts and the tallies stay */
         cache->sh = ocache->sh;
         cache->shpool = ocache->shpool;
-        return NGX_OK;
+        return ngx_http_upbot_cache_tallies(cache);
     }
 
     cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (shm_zone->shm.exists) {
         cache->sh = cache->shpool->data;
-        return NGX_OK;
+        return ngx_http_upbot_cache_tallies(cache);
     }
 
     cache->sh = ngx_slab_alloc(cache->shpool,
@@ -239,6 +247,9 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_upbot_cache_rbtree_insert);
 
     ngx_queue_init(&cache->sh->queue);
+
+    ngx_rbtree_init(&cache->sh->tallies, &cache->sh->tallies_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     cache->sh->changes = 0;
 
@@ -255,7 +266,37 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone evicts; the slab allocator need not complain */
     cache->shpool->log_nomem = 0;
 
-    return NGX_OK;
+    return ngx_http_upbot_cache_tallies(cache);
+}
+
+
+/*
+ * The tallies of the configuration being loaded: found, or made, in the
+ * master, while the workers of the last one may be using the zone.
+ */
+
+static ngx_int_t
+ngx_http_upbot_cache_tallies(ngx_http_upbot_cache_ctx_t *cache)
+{
+    ngx_int_t  rc;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    rc = ngx_http_upbot_tally_init(cache->umcf, &cache->sh->tallies);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return rc;
+}
+
+
+/* zone memory for another part of the module, with the mutex held */
+
+void *
+ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
+    size_t size)
+{
+    return ngx_http_upbot_cache_alloc(umcf->zone->data, size);
 }
 
 

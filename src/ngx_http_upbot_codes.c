@@ -318,6 +318,9 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
         number = &row->group.facts.max_members;
         row->group.facts.known = 1;
 
+    } else if (name.len == 9 && ngx_strncmp(name.data, "max_views", 9) == 0) {
+        number = &row->group.max_views;
+
     } else if (name.len == 10
                && ngx_strncmp(name.data, "media_type", 10) == 0)
     {
@@ -343,8 +346,8 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 invalid:
 
     ngx_http_upbot_conf_unplaced(cf, "url=, name=, background=, threshold=, "
-                                 "members=, max_members=, media_type= or "
-                                 "down",
+                                 "members=, max_members=, max_views=, "
+                                 "media_type= or down",
                                  "invalid parameter, word %ui of the codes "
                                  "row", word);
     return NGX_CONF_ERROR;
@@ -506,6 +509,13 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
             }
 
             code->live++;
+        }
+
+        if (group->max_views && umcf->zone == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"max_views=\" needs \"upbot_zone\" for its "
+                          "counts, in %V:%ui", &rows[i]->file, rows[i]->line);
+            return NGX_ERROR;
         }
 
         if (rows[i]->media_type_set) {

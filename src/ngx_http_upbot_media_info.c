@@ -22,7 +22,7 @@ static ngx_int_t ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_http_upbot_facts_t **facts, ngx_http_upbot_lookup_t *lk);
 static ngx_int_t ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_uint_t i,
-    ngx_http_upbot_facts_t *facts);
+    ngx_http_upbot_facts_t *facts, ngx_uint_t views);
 
 
 const ngx_http_upbot_api_t  ngx_http_upbot_media_info_api = {
@@ -50,7 +50,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
     ngx_int_t                         rc, i;
-    ngx_uint_t                        n;
+    ngx_uint_t                        n, views;
     ngx_http_upbot_code_t            *code;
     ngx_http_upbot_facts_t          **facts;
     ngx_http_upbot_lookup_t          *lk;
@@ -92,11 +92,11 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
         == NGX_OK)
     {
         i = ngx_http_upbot_pick(code->groups, facts, n, ulcf->pick,
-                                &req->account_info.openid);
+                                &req->account_info.openid, &views);
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: view of code \"%V\": pick %i",
-                       &code->code, i);
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: view of code \"%V\": pick %i, view %ui",
+                       &code->code, i, views);
 
         if (i != NGX_DECLINED) {
             if (code->groups[i].app) {
@@ -104,7 +104,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
             }
 
             return ngx_http_upbot_media_info_answer(r, ctx, code, i,
-                                                    facts[i]);
+                                                    facts[i], views);
         }
     }
 
@@ -152,16 +152,18 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_http_upbot_facts_t **facts, ngx_http_upbot_lookup_t *lk)
 {
     ngx_int_t                         i;
+    ngx_uint_t                        views;
     ngx_http_upbot_loc_conf_t        *ulcf;
     ngx_http_upbot_media_info_req_t  *req = ctx->req;
 
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
 
     i = ngx_http_upbot_pick(code->groups, facts, code->ngroups, ulcf->pick,
-                            &req->account_info.openid);
+                            &req->account_info.openid, &views);
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "upbot: code \"%V\": pick %i", &code->code, i);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: code \"%V\": pick %i, view %ui", &code->code, i,
+                   views);
 
     if (lk && lk->called) {
         ctx->cache_status = NGX_HTTP_UPBOT_CACHE_MISS;
@@ -202,18 +204,23 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
         }
     }
 
-    return ngx_http_upbot_media_info_answer(r, ctx, code, i, facts[i]);
+    return ngx_http_upbot_media_info_answer(r, ctx, code, i, facts[i],
+                                            views);
 }
 
 
 static ngx_int_t
 ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_uint_t i,
-    ngx_http_upbot_facts_t *facts)
+    ngx_http_upbot_facts_t *facts, ngx_uint_t views)
 {
     ngx_http_upbot_answer_t  answer;
 
     ctx->group = code->groups[i].id;
+
+    if (views) {
+        ctx->views = views;
+    }
 
     ngx_http_upbot_answer(&code->groups[i], facts, &answer);
 

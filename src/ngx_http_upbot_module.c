@@ -13,7 +13,7 @@
 static ngx_int_t ngx_http_upbot_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_upbot_variable_str(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_upbot_variable_ret(ngx_http_request_t *r,
+static ngx_int_t ngx_http_upbot_variable_number(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -206,8 +206,11 @@ static ngx_http_variable_t  ngx_http_upbot_vars[] = {
       offsetof(ngx_http_upbot_ctx_t, token_label),
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("upbot_ret"), NULL, ngx_http_upbot_variable_ret,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("upbot_ret"), NULL, ngx_http_upbot_variable_number,
+      offsetof(ngx_http_upbot_ctx_t, ret), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_views"), NULL, ngx_http_upbot_variable_number,
+      offsetof(ngx_http_upbot_ctx_t, views), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("upbot_cache_status"), NULL,
       ngx_http_upbot_variable_cache_status, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -282,16 +285,26 @@ ngx_http_upbot_variable_str(ngx_http_request_t *r,
 }
 
 
+/* a number of the request's, none while it is negative */
+
 static ngx_int_t
-ngx_http_upbot_variable_ret(ngx_http_request_t *r,
+ngx_http_upbot_variable_number(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                *p;
+    ngx_int_t              n;
     ngx_http_upbot_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
-    if (ctx == NULL || ctx->ret < 0) {
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    n = *(ngx_int_t *) ((u_char *) ctx + data);
+
+    if (n < 0) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -301,7 +314,7 @@ ngx_http_upbot_variable_ret(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->len = ngx_sprintf(p, "%i", ctx->ret) - p;
+    v->len = ngx_sprintf(p, "%i", n) - p;
     v->data = p;
     v->valid = 1;
     v->no_cacheable = 0;

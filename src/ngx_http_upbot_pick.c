@@ -2,21 +2,26 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * Picking a group of a pool from the facts at hand.  Pure: no request, no
- * configuration, no I/O, so the same code serves static and live groups.
+ * Picking a group of a pool from the facts at hand.  Pure but for the view
+ * it takes of a group with "max_views=" (an atomic add in the zone): no
+ * request, no configuration, no I/O, so the same code serves static and
+ * live groups.
  */
 
 
 #include "ngx_http_upbot.h"
 
 
+static ngx_int_t ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
+    ngx_str_t *openid);
 static uint32_t ngx_http_upbot_mix(uint32_t h);
 
 
 /*
  * A group is usable unless it is marked down, its facts are unknown, the
  * provider says it is gone, or it is full: at its threshold if one is set,
- * else at the provider's maximum.
+ * else at the provider's maximum, or at its "max_views=".
  */
 
 ngx_int_t
@@ -29,6 +34,10 @@ ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
         return 0;
     }
 
+    if (group->max_views && group->tally->views >= group->max_views) {
+        return 0;
+    }
+
     cap = group->threshold ? group->threshold : facts->max_members;
 
     return cap == 0 || facts->members < cap;
@@ -36,14 +45,47 @@ ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
 
 
 /*
- * "first": the first usable group in pool order, so one group fills before
- * the next is shown.  "spread": rendezvous hashing of the openid over the
- * usable groups, so a user keeps one group for as long as it stays usable,
- * whatever happens to the others.  Returns the index, or NGX_DECLINED.
+ * The index of the group to answer, or NGX_DECLINED; "views" is the count
+ * of the group's "max_views=" that this answer took (0: it has none).  A
+ * view is taken when the group is chosen: another worker may have taken
+ * the last one in between, and then the group is full and the choice is
+ * made again.
  */
 
 ngx_int_t
 ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
+    ngx_str_t *openid, ngx_uint_t *views)
+{
+    ngx_int_t  i;
+
+    *views = 0;
+
+    for ( ;; ) {
+        i = ngx_http_upbot_choose(groups, facts, n, mode, openid);
+
+        if (i == NGX_DECLINED || groups[i].max_views == 0) {
+            return i;
+        }
+
+        *views = ngx_http_upbot_tally_view(&groups[i]);
+
+        if (*views) {
+            return i;
+        }
+    }
+}
+
+
+/*
+ * "first": the first usable group in pool order, so one group fills before
+ * the next is shown.  "spread": rendezvous hashing of the openid over the
+ * usable groups, so a user keeps one group for as long as it stays usable,
+ * whatever happens to the others.
+ */
+
+static ngx_int_t
+ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
     ngx_str_t *openid)
 {

@@ -1,0 +1,161 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * A group's tally: how many answers named it, for "max_views=".  One per
+ * group in the zone, named by its source, id and url (a new QR code is a
+ * new group, and counts from zero), shared by every code whose pool holds
+ * the group.  Tallies are made in the master when a configuration is
+ * loaded and never evicted, so the counts are exact across workers and
+ * kept across reloads and edits of other rows.  A view is taken with a
+ * compare-and-swap, without the zone's mutex.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+static ngx_int_t ngx_http_upbot_tally_key(ngx_pool_t *pool,
+    ngx_http_upbot_group_t *group, ngx_str_t *key);
+
+
+/*
+ * Each counted group of the configuration gets its tally, found or made;
+ * with the zone's mutex held.
+ */
+
+ngx_int_t
+ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
+    ngx_rbtree_t *tree)
+{
+    uint32_t                 hash;
+    ngx_str_t                key;
+    ngx_uint_t               slot, i;
+    ngx_pool_t              *pool;
+    ngx_http_upbot_code_t   *code;
+    ngx_http_upbot_group_t  *group;
+    ngx_http_upbot_tally_t  *tally;
+
+    pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (slot = 0; umcf->ncodes && slot <= umcf->codes_mask; slot++) {
+        code = umcf->codes[slot];
+
+        if (code == NULL) {
+            continue;
+        }
+
+        for (i = 0; i < code->ngroups; i++) {
+            group = &code->groups[i];
+
+            if (group->max_views == 0) {
+                continue;
+            }
+
+            if (ngx_http_upbot_tally_key(pool, group, &key) != NGX_OK) {
+                goto failed;
+            }
+
+            hash = ngx_crc32_long(key.data, key.len);
+
+            tally = (ngx_http_upbot_tally_t *)
+                        ngx_str_rbtree_lookup(tree, &key, hash);
+
+            if (tally == NULL) {
+                tally = ngx_http_upbot_cache_alloc_locked(umcf,
+                            offsetof(ngx_http_upbot_tally_t, data) + key.len);
+
+                if (tally == NULL) {
+                    ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                                  "upbot_zone is too small for the tallies "
+                                  "of the groups with \"max_views=\"");
+                    goto failed;
+                }
+
+                tally->sn.node.key = hash;
+                tally->sn.str.data = tally->data;
+                tally->sn.str.len = key.len;
+                tally->views = 0;
+                ngx_memcpy(tally->data, key.data, key.len);
+
+                ngx_rbtree_insert(tree, &tally->sn.node);
+            }
+
+            group->tally = tally;
+        }
+    }
+
+    ngx_destroy_pool(pool);
+
+    return NGX_OK;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * A view of a group that has a limit, if one is left: the count after it,
+ * or 0 when the group is full.  Two workers that race for the last view
+ * cannot both take it.
+ */
+
+ngx_uint_t
+ngx_http_upbot_tally_view(ngx_http_upbot_group_t *group)
+{
+    ngx_atomic_uint_t        n;
+    ngx_http_upbot_tally_t  *tally = group->tally;
+
+    for ( ;; ) {
+        n = tally->views;
+
+        if (n >= group->max_views) {
+            return 0;
+        }
+
+        if (ngx_atomic_cmp_set(&tally->views, n, n + 1)) {
+            return n + 1;
+        }
+    }
+}
+
+
+/* "SOURCE ID URL": the url as configured (a live group's may be none) */
+
+static ngx_int_t
+ngx_http_upbot_tally_key(ngx_pool_t *pool, ngx_http_upbot_group_t *group,
+    ngx_str_t *key)
+{
+    u_char  *p;
+
+    key->len = (group->app ? group->key.len : sizeof("static ") - 1
+                                              + group->id.len)
+               + 1 + group->url.len;
+
+    key->data = ngx_pnalloc(pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (group->app) {
+        p = ngx_cpymem(key->data, group->key.data, group->key.len);
+
+    } else {
+        p = ngx_cpymem(key->data, "static ", sizeof("static ") - 1);
+        p = ngx_cpymem(p, group->id.data, group->id.len);
+    }
+
+    *p++ = ' ';
+
+    if (group->url.len) {
+        ngx_memcpy(p, group->url.data, group->url.len);
+    }
+
+    return NGX_OK;
+}
