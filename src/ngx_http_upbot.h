@@ -95,6 +95,26 @@ typedef struct {
 } ngx_http_upbot_tally_t;
 
 
+/*
+ * What the zone remembers of a visitor for a while (ngx_http_upbot_visitor.c):
+ * a key, its kind first, then a value; evicted first when the zone is full.
+ */
+typedef struct {
+    ngx_str_node_t                  sn;          /* the key, crc32 */
+    ngx_queue_t                     queue;       /* most recently used first */
+    time_t                          expires;
+    u_short                         len;         /* of the value */
+    u_char                          data[1];     /* the key, the value */
+} ngx_http_upbot_visitor_t;
+
+typedef struct {
+    ngx_rbtree_t                    rbtree;
+    ngx_rbtree_node_t               sentinel;
+    ngx_queue_t                     queue;
+    time_t                          warned;      /* "the zone is full" */
+} ngx_http_upbot_visitors_t;
+
+
 /* one row of the codes table */
 struct ngx_http_upbot_group_s {
     ngx_str_t                       id;          /* as written */
@@ -349,8 +369,19 @@ void ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts);
 void *ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
     size_t size);
+ngx_http_upbot_visitors_t *ngx_http_upbot_cache_visitors(
+    ngx_http_upbot_main_conf_t *umcf, ngx_slab_pool_t **shpool);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
+
+/* visitor */
+void ngx_http_upbot_visitors_init(ngx_http_upbot_visitors_t *visitors);
+ngx_int_t ngx_http_upbot_visitor_get(ngx_http_upbot_main_conf_t *umcf,
+    ngx_str_t *key, void *value, size_t size);
+void ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf,
+    ngx_str_t *key, void *value, size_t len, time_t expires);
+ngx_int_t ngx_http_upbot_visitor_evict(ngx_http_upbot_visitors_t *visitors,
+    ngx_slab_pool_t *shpool);
 
 /* tally */
 ngx_int_t ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,

@@ -42,6 +42,7 @@ typedef struct {
     ngx_atomic_t                    changes;     /* facts stored or failed */
     ngx_rbtree_t                    tallies;     /* ngx_http_upbot_tally_t */
     ngx_rbtree_node_t               tallies_sentinel;
+    ngx_http_upbot_visitors_t       visitors;
 } ngx_http_upbot_cache_shctx_t;
 
 
@@ -251,6 +252,8 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&cache->sh->tallies, &cache->sh->tallies_sentinel,
                     ngx_str_rbtree_insert_value);
 
+    ngx_http_upbot_visitors_init(&cache->sh->visitors);
+
     cache->sh->changes = 0;
 
     len = sizeof(" in upbot_zone \"\"") + shm_zone->shm.name.len;
@@ -297,6 +300,18 @@ ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
     size_t size)
 {
     return ngx_http_upbot_cache_alloc(umcf->zone->data, size);
+}
+
+
+ngx_http_upbot_visitors_t *
+ngx_http_upbot_cache_visitors(ngx_http_upbot_main_conf_t *umcf,
+    ngx_slab_pool_t **shpool)
+{
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
+
+    *shpool = cache->shpool;
+
+    return &cache->sh->visitors;
 }
 
 
@@ -638,7 +653,10 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
 }
 
 
-/* from the slab, evicting the least recently used nodes to make room */
+/*
+ * From the slab, evicting to make room: the least recently used visitors'
+ * entries first, then the least recently used groups' facts; never a tally.
+ */
 
 static ngx_http_upbot_cache_node_t *
 ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_ctx_t *cache, size_t size)
@@ -653,6 +671,12 @@ ngx_http_upbot_cache_alloc(ngx_http_upbot_cache_ctx_t *cache, size_t size)
 
         if (p) {
             return p;
+        }
+
+        if (ngx_http_upbot_visitor_evict(&cache->sh->visitors, cache->shpool)
+            == NGX_OK)
+        {
+            continue;
         }
 
         if (ngx_queue_empty(&cache->sh->queue)) {

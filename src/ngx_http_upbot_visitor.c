@@ -1,0 +1,191 @@
+
+/*
+ * Copyright (C) 2026, the upbot authors
+ *
+ * What the zone remembers of visitors, for a while: the group a visitor
+ * was answered (stickiness).  An entry is a key (its kind first) and a
+ * small value, with the time it expires.  Entries are the first to go
+ * when the zone is full (ngx_http_upbot_cache.c evicts the least recently
+ * used of them before any group's facts, and never a tally), with one
+ * warning a minute at most.
+ */
+
+
+#include "ngx_http_upbot.h"
+
+
+static ngx_http_upbot_visitor_t *ngx_http_upbot_visitor_find(
+    ngx_http_upbot_visitors_t *visitors, ngx_str_t *key, uint32_t hash);
+static void ngx_http_upbot_visitor_delete(ngx_http_upbot_visitors_t *visitors,
+    ngx_slab_pool_t *shpool, ngx_http_upbot_visitor_t *vn);
+
+
+void
+ngx_http_upbot_visitors_init(ngx_http_upbot_visitors_t *visitors)
+{
+    ngx_rbtree_init(&visitors->rbtree, &visitors->sentinel,
+                    ngx_str_rbtree_insert_value);
+
+    ngx_queue_init(&visitors->queue);
+
+    visitors->warned = 0;
+}
+
+
+/*
+ * The value remembered under "key", copied into "value" (at most "size"
+ * bytes): its length, or NGX_DECLINED when there is none or it expired.
+ */
+
+ngx_int_t
+ngx_http_upbot_visitor_get(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
+    void *value, size_t size)
+{
+    uint32_t                    hash;
+    ngx_int_t                   rc;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_upbot_visitor_t   *vn;
+    ngx_http_upbot_visitors_t  *visitors;
+
+    hash = ngx_crc32_long(key->data, key->len);
+
+    visitors = ngx_http_upbot_cache_visitors(umcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    vn = ngx_http_upbot_visitor_find(visitors, key, hash);
+
+    if (vn == NULL) {
+        rc = NGX_DECLINED;
+
+    } else if (vn->expires <= ngx_time()) {
+        ngx_http_upbot_visitor_delete(visitors, shpool, vn);
+        rc = NGX_DECLINED;
+
+    } else {
+        ngx_queue_remove(&vn->queue);
+        ngx_queue_insert_head(&visitors->queue, &vn->queue);
+
+        rc = ngx_min(vn->len, size);
+        ngx_memcpy(value, vn->data + key->len, rc);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Remember "value" under "key" until "expires", in place of what was
+ * there.  Nothing is remembered when the zone has no room even after
+ * evicting: the caller goes on as if it never was.
+ */
+
+void
+ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
+    void *value, size_t len, time_t expires)
+{
+    uint32_t                    hash;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_upbot_visitor_t   *vn;
+    ngx_http_upbot_visitors_t  *visitors;
+
+    hash = ngx_crc32_long(key->data, key->len);
+
+    visitors = ngx_http_upbot_cache_visitors(umcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    vn = ngx_http_upbot_visitor_find(visitors, key, hash);
+
+    if (vn && vn->len == len) {
+        ngx_queue_remove(&vn->queue);
+
+    } else {
+        if (vn) {
+            ngx_http_upbot_visitor_delete(visitors, shpool, vn);
+        }
+
+        vn = ngx_http_upbot_cache_alloc_locked(umcf,
+                 offsetof(ngx_http_upbot_visitor_t, data) + key->len + len);
+
+        if (vn == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return;
+        }
+
+        vn->sn.node.key = hash;
+        vn->sn.str.data = vn->data;
+        vn->sn.str.len = key->len;
+        vn->len = (u_short) len;
+        ngx_memcpy(vn->data, key->data, key->len);
+
+        ngx_rbtree_insert(&visitors->rbtree, &vn->sn.node);
+    }
+
+    vn->expires = expires;
+    ngx_memcpy(vn->data + key->len, value, len);
+
+    ngx_queue_insert_head(&visitors->queue, &vn->queue);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * Room for something else: the least recently used entry goes.  With the
+ * zone's mutex held; NGX_DECLINED when there is none.
+ */
+
+ngx_int_t
+ngx_http_upbot_visitor_evict(ngx_http_upbot_visitors_t *visitors,
+    ngx_slab_pool_t *shpool)
+{
+    time_t                     now;
+    ngx_queue_t               *q;
+    ngx_http_upbot_visitor_t  *vn;
+
+    if (ngx_queue_empty(&visitors->queue)) {
+        return NGX_DECLINED;
+    }
+
+    q = ngx_queue_last(&visitors->queue);
+    vn = ngx_queue_data(q, ngx_http_upbot_visitor_t, queue);
+
+    now = ngx_time();
+
+    /* entries that ran out are no loss; one line a minute for the others */
+
+    if (vn->expires > now && now - visitors->warned >= 60) {
+        visitors->warned = now;
+
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "upbot_zone is full: visitors' entries (stickiness) "
+                      "are evicted before they expire; a larger zone "
+                      "keeps them");
+    }
+
+    ngx_http_upbot_visitor_delete(visitors, shpool, vn);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_upbot_visitor_t *
+ngx_http_upbot_visitor_find(ngx_http_upbot_visitors_t *visitors,
+    ngx_str_t *key, uint32_t hash)
+{
+    return (ngx_http_upbot_visitor_t *)
+               ngx_str_rbtree_lookup(&visitors->rbtree, key, hash);
+}
+
+
+static void
+ngx_http_upbot_visitor_delete(ngx_http_upbot_visitors_t *visitors,
+    ngx_slab_pool_t *shpool, ngx_http_upbot_visitor_t *vn)
+{
+    ngx_queue_remove(&vn->queue);
+    ngx_rbtree_delete(&visitors->rbtree, &vn->sn.node);
+    ngx_slab_free_locked(shpool, vn);
+}
