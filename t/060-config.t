@@ -55,7 +55,7 @@ qr/\[emerg\] .*a static group needs "url=" in \S+nginx\.conf:\d+/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, media_type= or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, media_type=, expires=, hours=, down or fallback in \S+nginx\.conf:\d+/
 
 
 
@@ -66,7 +66,7 @@ qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, .* or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, .* or fallback in \S+nginx\.conf:\d+/
 
 
 
