@@ -6,6 +6,7 @@
 
 use lib 't/lib';
 use MockIM;
+use MediaInfo qw(req ans);
 use SpreadPick qw(spread_pick);
 use POSIX qw(floor);
 use Test::Nginx::Socket 'no_plan';
@@ -142,21 +143,6 @@ sub conf {
 $Rows
     }
 _EOC_
-}
-
-sub req {
-    my ($code, $openid, $where) = @_;
-    $openid //= "o";
-    $where //= "/m";
-    return "POST $where\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
-           . "\"openid\":\"$openid\"},\"media_type\":2,\"code\":\"$code\","
-           . "\"trace_id\":\"t\"}";
-}
-
-sub ans {
-    my ($url, $name) = @_;
-    $name //= "";
-    return "{\"ret\":0,\"msg\":\"\",\"data\":{\"url\":\"$url\",\"name\":\"$name\",\"background\":\"\"}}";
 }
 
 our $Full = qq({"ret":1004,"msg":"群已满"});
