@@ -42,6 +42,16 @@
 #define NGX_HTTP_UPBOT_PICK_FIRST       0
 #define NGX_HTTP_UPBOT_PICK_SPREAD      1
 
+/* what a pick did, $upbot_pick */
+typedef enum {
+    ngx_http_upbot_picked_none = 0,   /* no pick (yet) */
+    ngx_http_upbot_picked_first,      /* the pool's first group */
+    ngx_http_upbot_picked_switched,   /* a later one, not the fallback */
+    ngx_http_upbot_picked_fallback,   /* every other group unusable */
+    ngx_http_upbot_picked_sticky,     /* reserved: the group shown before */
+    ngx_http_upbot_picked_exhausted   /* nothing usable: 1004 or 1005 */
+} ngx_http_upbot_picked_e;
+
 /* $upbot_cache_status */
 #define NGX_HTTP_UPBOT_CACHE_NONE       0    /* static groups only */
 #define NGX_HTTP_UPBOT_CACHE_HIT        1
@@ -126,11 +136,16 @@ struct ngx_http_upbot_group_s {
     ngx_str_t                       name;
     ngx_str_t                       background;
     ngx_uint_t                      threshold;   /* 0: provider maximum */
+    time_t                          expires;     /* 0: never */
+    ngx_uint_t                      opens;       /* "hours=", seconds */
+    ngx_uint_t                      closes;      /*   of the day */
     uint32_t                        hash;        /* of id, for spreading */
     ngx_uint_t                      max_views;   /* 0: no limit */
     ngx_http_upbot_tally_t         *tally;       /* with a limit */
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
+    unsigned                        hours:1;     /* opens and closes */
+    unsigned                        fallback:1;  /* when all else fails */
     unsigned                        json_safe:1; /* overrides, likewise */
 };
 
@@ -188,6 +203,7 @@ typedef struct {
     ngx_msec_t                      stale;
     ngx_msec_t                      lock_timeout;
     ngx_msec_t                      retry;
+    ngx_int_t                       time_offset; /* "hours=", seconds */
     ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_array_t                     syncers;     /* fsync=on event logs */
     ngx_int_t                       request_id_index;
@@ -235,6 +251,7 @@ typedef struct {
     ngx_int_t                       ret;         /* -1 until answered */
     ngx_uint_t                      cache_status;
     ngx_int_t                       views;       /* of the group answered */
+    ngx_http_upbot_picked_e         picked;
     ngx_http_upbot_lookup_t        *lookup;      /* live pools */
     ngx_http_upbot_fetch_t         *fetch;       /* its provider calls */
     ngx_http_upbot_parser_t         parser;
@@ -406,12 +423,23 @@ ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
 
 /* pick */
 ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
-    ngx_http_upbot_facts_t *facts);
+    ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset);
 ngx_int_t ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid, ngx_uint_t *views);
+    ngx_str_t *openid, time_t now, ngx_int_t offset,
+    ngx_http_upbot_picked_e *picked, ngx_uint_t *views);
+ngx_str_t *ngx_http_upbot_picked_name(ngx_http_upbot_picked_e picked);
 void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, ngx_http_upbot_answer_t *answer);
+
+/* time */
+time_t ngx_http_upbot_parse_time(u_char *p, size_t len, const char **why);
+ngx_int_t ngx_http_upbot_parse_offset(u_char *p, size_t len,
+    const char **why);
+ngx_int_t ngx_http_upbot_parse_hours(u_char *p, size_t len,
+    ngx_uint_t *opens, ngx_uint_t *closes, const char **why);
+ngx_uint_t ngx_http_upbot_within(ngx_uint_t opens, ngx_uint_t closes,
+    time_t now, ngx_int_t offset);
 
 /* respond */
 ngx_int_t ngx_http_upbot_respond_init(ngx_conf_t *cf,

@@ -22,6 +22,8 @@ typedef struct {
     ngx_str_t                       file;
     ngx_uint_t                      line;
     unsigned                        media_type_set:1;
+    const char                     *capacity;    /* an option that sets */
+                                                 /* one: not on fallback */
     ngx_str_t                       source;      /* "tim:prod" */
     const ngx_http_upbot_provider_t *provider;   /* NULL: static */
     ngx_http_upbot_group_t          group;
@@ -36,6 +38,8 @@ static char *ngx_http_upbot_codes_group(ngx_conf_t *cf,
     ngx_http_upbot_row_t *row, ngx_str_t *source, ngx_str_t *id);
 static char *ngx_http_upbot_codes_option(ngx_conf_t *cf,
     ngx_http_upbot_row_t *row, ngx_str_t *option, ngx_uint_t word);
+static char *ngx_http_upbot_codes_expires(ngx_conf_t *cf,
+    ngx_http_upbot_row_t *row, ngx_str_t *option, ngx_str_t *value);
 static int ngx_libc_cdecl ngx_http_upbot_row_cmp(const void *one,
     const void *two);
 static int ngx_libc_cdecl ngx_http_upbot_group_cmp(const void *one,
@@ -133,6 +137,19 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+    }
+
+    /*
+     * A fallback group is answered whatever its members, so an option of
+     * capacity on it is a mistake; every such option sets row->capacity.
+     */
+
+    if (row->group.fallback && row->capacity) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" does not apply to a fallback group, "
+                           "which is answered whatever its members",
+                           row->capacity);
+        return NGX_CONF_ERROR;
     }
 
     if (row->provider && row->group.facts.known) {
@@ -274,9 +291,15 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
     ngx_int_t    n;
     ngx_str_t    name, value;
     ngx_uint_t  *number;
+    const char  *why;
 
     if (option->len == 4 && ngx_strncmp(option->data, "down", 4) == 0) {
         row->group.down = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (option->len == 8 && ngx_strncmp(option->data, "fallback", 8) == 0) {
+        row->group.fallback = 1;
         return NGX_CONF_OK;
     }
 
@@ -305,21 +328,44 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
         return NGX_CONF_OK;
     }
 
+    if (name.len == 7 && ngx_strncmp(name.data, "expires", 7) == 0) {
+        return ngx_http_upbot_codes_expires(cf, row, option, &value);
+    }
+
+    if (name.len == 5 && ngx_strncmp(name.data, "hours", 5) == 0) {
+        if (ngx_http_upbot_parse_hours(value.data, value.len,
+                                       &row->group.opens,
+                                       &row->group.closes, &why)
+            != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\": %s", option, why);
+            return NGX_CONF_ERROR;
+        }
+
+        row->group.hours = 1;
+        return NGX_CONF_OK;
+    }
+
     if (name.len == 9 && ngx_strncmp(name.data, "threshold", 9) == 0) {
         number = &row->group.threshold;
+        row->capacity = "threshold=";
 
     } else if (name.len == 7 && ngx_strncmp(name.data, "members", 7) == 0) {
         number = &row->group.facts.members;
         row->group.facts.known = 1;
+        row->capacity = "members=";
 
     } else if (name.len == 11
                && ngx_strncmp(name.data, "max_members", 11) == 0)
     {
         number = &row->group.facts.max_members;
         row->group.facts.known = 1;
+        row->capacity = "max_members=";
 
     } else if (name.len == 9 && ngx_strncmp(name.data, "max_views", 9) == 0) {
         number = &row->group.max_views;
+        row->capacity = "max_views=";
 
     } else if (name.len == 10
                && ngx_strncmp(name.data, "media_type", 10) == 0)
@@ -347,10 +393,44 @@ invalid:
 
     ngx_http_upbot_conf_unplaced(cf, "url=, name=, background=, threshold=, "
                                  "members=, max_members=, max_views=, "
-                                 "media_type= or down",
+                                 "media_type=, expires=, hours=, down or "
+                                 "fallback",
                                  "invalid parameter, word %ui of the codes "
                                  "row", word);
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * "expires=TIME": a row that has expired already is loaded, and warned
+ * of, rather than refused: a reload must not fail because a campaign
+ * ended.
+ */
+
+static char *
+ngx_http_upbot_codes_expires(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
+    ngx_str_t *option, ngx_str_t *value)
+{
+    time_t       t;
+    const char  *why;
+
+    t = ngx_http_upbot_parse_time(value->data, value->len, &why);
+
+    if (t == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\": %s", option, why);
+        return NGX_CONF_ERROR;
+    }
+
+    if (t <= ngx_time()) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the group has expired: \"%V\" (unix time %T) "
+                           "has passed, it is never answered", option, t);
+    }
+
+    row->group.expires = t;
+
+    return NGX_CONF_OK;
 }
 
 
@@ -460,7 +540,7 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_row_t **rows, ngx_uint_t n, ngx_http_upbot_code_t *code)
 {
     ngx_uint_t               i, first, second;
-    ngx_http_upbot_row_t    *media;
+    ngx_http_upbot_row_t    *media, *fallback;
     ngx_http_upbot_group_t  *group, **ids;
 
     code->code = rows[0]->code;
@@ -484,10 +564,26 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     }
 
     media = NULL;
+    fallback = NULL;
 
     for (i = 0; i < n; i++) {
         group = &code->groups[i];
         *group = rows[i]->group;
+
+        /* rows of a code may be far apart: only the pool sees them all */
+
+        if (group->fallback) {
+            if (fallback) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "two fallback groups in the pool of code "
+                              "\"%V\", in %V:%ui and %V:%ui", &code->code,
+                              &rows[i]->file, rows[i]->line,
+                              &fallback->file, fallback->line);
+                return NGX_ERROR;
+            }
+
+            fallback = rows[i];
+        }
         code->facts[i] = &group->facts;
         ids[i] = group;
 

@@ -85,7 +85,8 @@ ngx_http_upbot_lookup_view(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
 
 /*
  * A look-up of code's pool.  With "first", the walk stops at the first
- * usable group with fresh facts: the groups after it do not matter.
+ * usable group with fresh facts that is not the fallback: the groups after
+ * it do not matter.
  * "handler" gets the end of a look-up that ngx_http_upbot_lookup() left
  * going (NGX_DONE).
  */
@@ -139,6 +140,7 @@ static ngx_int_t
 ngx_http_upbot_lookup_look(ngx_http_request_t *r,
     ngx_http_upbot_lookup_t *lk, ngx_uint_t claim)
 {
+    time_t                       now;
     ngx_uint_t                   i, fresh;
     ngx_msec_t                   until;
     ngx_http_upbot_seen_t       *seen;
@@ -152,6 +154,7 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
 
     fresh = 1;
     until = ngx_current_msec + NGX_HTTP_UPBOT_VIEW_TIME;
+    now = ngx_time();
 
     /* the pool is live: it has a group in the cache */
 
@@ -178,9 +181,13 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
             fresh = 0;
         }
 
+        /* a usable fallback does not end the walk: a later group wins */
+
         if (lk->first
             && seen->state == NGX_HTTP_UPBOT_FACTS_FRESH
-            && ngx_http_upbot_usable(group, lk->facts[i]))
+            && !group->fallback
+            && ngx_http_upbot_usable(group, lk->facts[i], now,
+                                     umcf->time_offset))
         {
             i++;
             break;

@@ -52,6 +52,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_int_t                         rc, i;
     ngx_uint_t                        n, views;
     ngx_http_upbot_code_t            *code;
+    ngx_http_upbot_picked_e           picked;
     ngx_http_upbot_facts_t          **facts;
     ngx_http_upbot_lookup_t          *lk;
     ngx_http_upbot_loc_conf_t        *ulcf;
@@ -92,16 +93,29 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
         == NGX_OK)
     {
         i = ngx_http_upbot_pick(code->groups, facts, n, ulcf->pick,
-                                &req->account_info.openid, &views);
+                                &req->account_info.openid, ngx_time(),
+                                umcf->time_offset, &picked, &views);
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: view of code \"%V\": pick %i, view %ui",
-                       &code->code, i, views);
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: view of code \"%V\": pick %i, %V, view %ui",
+                       &code->code, i, ngx_http_upbot_picked_name(picked),
+                       views);
 
-        if (i != NGX_DECLINED) {
+        /*
+         * A view that stopped at a usable group may have become all
+         * unusable since (hours, expiry): its fallback stands only if no
+         * group was left out of it.
+         */
+
+        if (i != NGX_DECLINED
+            && (picked != ngx_http_upbot_picked_fallback
+                || n == code->ngroups))
+        {
             if (code->groups[i].app) {
                 ctx->cache_status = NGX_HTTP_UPBOT_CACHE_HIT;
             }
+
+            ctx->picked = picked;
 
             return ngx_http_upbot_media_info_answer(r, ctx, code, i,
                                                     facts[i], views);
@@ -154,16 +168,19 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_int_t                         i;
     ngx_uint_t                        views;
     ngx_http_upbot_loc_conf_t        *ulcf;
+    ngx_http_upbot_main_conf_t       *umcf;
     ngx_http_upbot_media_info_req_t  *req = ctx->req;
 
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
 
     i = ngx_http_upbot_pick(code->groups, facts, code->ngroups, ulcf->pick,
-                            &req->account_info.openid, &views);
+                            &req->account_info.openid, ngx_time(),
+                            umcf->time_offset, &ctx->picked, &views);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "upbot: code \"%V\": pick %i, view %ui", &code->code, i,
-                   views);
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: code \"%V\": pick %i, %V, view %ui", &code->code,
+                   i, ngx_http_upbot_picked_name(ctx->picked), views);
 
     if (lk && lk->called) {
         ctx->cache_status = NGX_HTTP_UPBOT_CACHE_MISS;

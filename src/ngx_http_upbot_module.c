@@ -17,6 +17,8 @@ static ngx_int_t ngx_http_upbot_variable_number(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_upbot_variable_pick(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static void *ngx_http_upbot_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -26,6 +28,8 @@ static char *ngx_http_upbot_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
@@ -96,6 +100,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_upbot_main_conf_t, max_code_length),
       &ngx_http_upbot_code_length_bounds },
+
+    { ngx_string("upbot_time_offset"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_time_offset,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("upbot_get_media_info"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -214,6 +225,9 @@ static ngx_http_variable_t  ngx_http_upbot_vars[] = {
 
     { ngx_string("upbot_cache_status"), NULL,
       ngx_http_upbot_variable_cache_status, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("upbot_pick"), NULL,
+      ngx_http_upbot_variable_pick, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -347,6 +361,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     umcf->stale = NGX_CONF_UNSET_MSEC;
     umcf->lock_timeout = NGX_CONF_UNSET_MSEC;
     umcf->retry = NGX_CONF_UNSET_MSEC;
+    umcf->time_offset = NGX_CONF_UNSET;
 
     if (ngx_array_init(&umcf->apps, cf->pool, 2, sizeof(ngx_http_upbot_app_t))
         != NGX_OK)
@@ -384,6 +399,7 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(umcf->stale, 600000);
     ngx_conf_init_msec_value(umcf->lock_timeout, 5000);
     ngx_conf_init_msec_value(umcf->retry, 1000);
+    ngx_conf_init_value(umcf->time_offset, 8 * 3600);   /* +08:00 */
 
     if (ngx_http_upbot_codes_init(cf, umcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -574,6 +590,38 @@ ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* "upbot_time_offset +08:00": the clock of the rows' "hours=" */
+
+static char *
+ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    ngx_int_t    offset;
+    ngx_str_t   *value;
+    const char  *why;
+
+    if (umcf->time_offset != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    offset = ngx_http_upbot_parse_offset(value[1].data, value[1].len, &why);
+
+    if (offset == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\" in \"%V\": %s",
+                           &value[1], &cmd->name, why);
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->time_offset = offset;
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * A word that the module cannot place is never shown, only where it is:
  * it may be a secret written into the wrong place (a bare key, "key:...",
@@ -652,6 +700,32 @@ ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
     v->not_found = 0;
     v->data = names[ctx->cache_status].data;
     v->len = names[ctx->cache_status].len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_upbot_variable_pick(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             *name;
+    ngx_http_upbot_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
+
+    if (ctx == NULL || ctx->picked == ngx_http_upbot_picked_none) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = ngx_http_upbot_picked_name(ctx->picked);
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = name->data;
+    v->len = name->len;
 
     return NGX_OK;
 }

@@ -14,24 +14,41 @@
 
 static ngx_int_t ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid);
+    ngx_str_t *openid, time_t now, ngx_int_t offset,
+    ngx_http_upbot_picked_e *picked);
 static uint32_t ngx_http_upbot_mix(uint32_t h);
 
 
 /*
- * A group is usable unless it is marked down, its facts are unknown, the
- * provider says it is gone, or it is full: at its threshold if one is set,
- * else at the provider's maximum, or at its "max_views=".
+ * A group is usable unless it is marked down, expired, outside its hours
+ * ("now" at "offset"), its facts are unknown, the provider says it is
+ * gone, or it is full: at its "max_views=", at its threshold if one is
+ * set, else at the provider's maximum.  A fallback group is never full:
+ * it is there for when all the others are.
  */
 
 ngx_int_t
 ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
-    ngx_http_upbot_facts_t *facts)
+    ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset)
 {
     ngx_uint_t  cap;
 
     if (group->down || facts == NULL || !facts->known || facts->gone) {
         return 0;
+    }
+
+    if (group->expires && now >= group->expires) {
+        return 0;
+    }
+
+    if (group->hours
+        && !ngx_http_upbot_within(group->opens, group->closes, now, offset))
+    {
+        return 0;
+    }
+
+    if (group->fallback) {
+        return 1;
     }
 
     if (group->max_views && group->tally->views >= group->max_views) {
@@ -45,24 +62,26 @@ ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
 
 
 /*
- * The index of the group to answer, or NGX_DECLINED; "views" is the count
- * of the group's "max_views=" that this answer took (0: it has none).  A
- * view is taken when the group is chosen: another worker may have taken
- * the last one in between, and then the group is full and the choice is
- * made again.
+ * The index of the group to answer, or NGX_DECLINED; *picked says which
+ * way it went, *views is the count of the group's "max_views=" that this
+ * answer took (0: it has none).  A view is taken when the group is
+ * chosen: another worker may have taken the last one in between, and then
+ * the group is full and the choice is made again.
  */
 
 ngx_int_t
 ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid, ngx_uint_t *views)
+    ngx_str_t *openid, time_t now, ngx_int_t offset,
+    ngx_http_upbot_picked_e *picked, ngx_uint_t *views)
 {
     ngx_int_t  i;
 
     *views = 0;
 
     for ( ;; ) {
-        i = ngx_http_upbot_choose(groups, facts, n, mode, openid);
+        i = ngx_http_upbot_choose(groups, facts, n, mode, openid, now, offset,
+                                  picked);
 
         if (i == NGX_DECLINED || groups[i].max_views == 0) {
             return i;
@@ -81,19 +100,22 @@ ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
  * "first": the first usable group in pool order, so one group fills before
  * the next is shown.  "spread": rendezvous hashing of the openid over the
  * usable groups, so a user keeps one group for as long as it stays usable,
- * whatever happens to the others.
+ * whatever happens to the others.  The fallback group is answered only
+ * when no other is usable.
  */
 
 static ngx_int_t
 ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid)
+    ngx_str_t *openid, time_t now, ngx_int_t offset,
+    ngx_http_upbot_picked_e *picked)
 {
     uint32_t    user, score, best_score;
-    ngx_int_t   best;
+    ngx_int_t   best, fallback;
     ngx_uint_t  i;
 
     best = NGX_DECLINED;
+    fallback = NGX_DECLINED;
     best_score = 0;
     user = 0;
 
@@ -102,12 +124,18 @@ ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
     }
 
     for (i = 0; i < n; i++) {
-        if (!ngx_http_upbot_usable(&groups[i], facts[i])) {
+        if (!ngx_http_upbot_usable(&groups[i], facts[i], now, offset)) {
+            continue;
+        }
+
+        if (groups[i].fallback) {
+            fallback = i;
             continue;
         }
 
         if (mode == NGX_HTTP_UPBOT_PICK_FIRST) {
-            return i;
+            best = i;
+            break;
         }
 
         score = ngx_http_upbot_mix(user ^ groups[i].hash);
@@ -118,7 +146,38 @@ ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
         }
     }
 
-    return best;
+    if (best != NGX_DECLINED) {
+        *picked = (best == 0) ? ngx_http_upbot_picked_first
+                              : ngx_http_upbot_picked_switched;
+        return best;
+    }
+
+    if (fallback != NGX_DECLINED) {
+        *picked = ngx_http_upbot_picked_fallback;
+        return fallback;
+    }
+
+    *picked = ngx_http_upbot_picked_exhausted;
+
+    return NGX_DECLINED;
+}
+
+
+/* $upbot_pick, and the debug log's word for it */
+
+ngx_str_t *
+ngx_http_upbot_picked_name(ngx_http_upbot_picked_e picked)
+{
+    static ngx_str_t  names[] = {
+        ngx_null_string,
+        ngx_string("first"),
+        ngx_string("switched"),
+        ngx_string("fallback"),
+        ngx_string("sticky"),
+        ngx_string("exhausted")
+    };
+
+    return &names[picked];
 }
 
 

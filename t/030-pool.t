@@ -1,24 +1,11 @@
 # Picking a group of a code's pool on static facts.
 
 use lib 't/lib';
+use MediaInfo qw(req ans);
 use SpreadPick qw(spread_pick);
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
-
-sub req {
-    my ($code, $openid) = @_;
-    $openid //= "o";
-    return "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
-           . "\"openid\":\"$openid\"},\"media_type\":2,\"code\":\"$code\","
-           . "\"trace_id\":\"t\"}";
-}
-
-sub ans {
-    my ($url, $name) = @_;
-    $name //= "";
-    return "{\"ret\":0,\"msg\":\"\",\"data\":{\"url\":\"$url\",\"name\":\"$name\",\"background\":\"\"}}";
-}
 
 our @Users = map { "openid-$_" } 1 .. 12;
 our @Picks = map { spread_pick($_, "s1", "s2", "s3") } @Users;

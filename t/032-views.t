@@ -203,3 +203,39 @@ main::req("plain")
     }
 --- response_headers
 X-Views: []
+
+
+
+=== TEST 11: a fallback group takes no max_views=
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_codes {
+        c1  static  g1  url=https://x/1;
+        c1  static  g2  url=https://x/2 fallback max_views=5;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"max_views=" does not apply to a fallback group, which is answered whatever its members in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 12: views and a fallback: the fallback once the counted groups are full
+--- http_config
+    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    upbot_zone         upbot:1m;
+    upbot_codes {
+        fb  static  g1  url=https://x/fb1 max_views=1;
+        fb  static  kf  url=https://x/kf fallback;
+    }
+--- config
+    location = /m {
+        upbot_get_media_info;
+        add_header X-Pick $upbot_pick always;
+        add_header X-Views $upbot_views always;
+    }
+--- request eval
+[main::req("fb"), main::req("fb")]
+--- response_body eval
+[main::ans("https://x/fb1"), main::ans("https://x/kf")]
+--- response_headers eval
+["X-Pick: first\nX-Views: 1", "X-Pick: fallback\nX-Views:"]

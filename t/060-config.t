@@ -55,7 +55,7 @@ qr/\[emerg\] .*a static group needs "url=" in \S+nginx\.conf:\d+/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, .* or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, max_views=, media_type=, expires=, hours=, down or fallback in \S+nginx\.conf:\d+/
 
 
 
@@ -66,7 +66,7 @@ qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, .* or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, .* or fallback in \S+nginx\.conf:\d+/
 
 
 
@@ -750,3 +750,211 @@ qr/\[emerg\] .*invalid parameter "timeout=\.\.\." of app "yunxin:cn" in \S+nginx
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*duplicate "timeout=" of app "tim:prod" in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 61: expires= with a month that does not exist
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 expires=2027-13-01T10:00:00+08:00;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "expires=2027-13-01T10:00:00\+08:00": the month must be 01 to 12 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 62: expires= on the 29th of February of a common year
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 expires=2027-02-29T10:00:00Z;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "expires=2027-02-29T10:00:00Z": no such day in that month in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 63: expires= without an offset
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 expires=2027-12-08T10:00:00;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "expires=2027-12-08T10:00:00": expected an offset: \+HH:MM, -HH:MM or Z in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 64: expires= with an offset beyond 14 hours
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 expires=2027-12-08T10:00:00+14:30;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "expires=2027-12-08T10:00:00\+14:30": an offset is at most 14:00 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 65: expires= that is not a time
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 expires=next-week;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "expires=next-week": expected YYYY-MM-DDThh:mm:ss and an offset \(\+HH:MM or Z\), or unix seconds in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 66: a row expired at load is a warning, with the time it was read as
+The warning does not stop nginx: the mistake of the next row does, to show
+the log of that load.
+--- user_files
+>>> tokens
+t0k3n  test
+>>> codes.conf
+c1  static  g1  url=https://example.com/j/g1 expires=2020-02-29T12:00:00+08:00;
+c1  static  g2  url=https://example.com/j/g2 expires=1582948800;
+c1  static  g3  url=https://example.com/j/g3 expires=4102444800;
+c2  static;
+--- http_config
+    upbot_codes {
+        include  $TEST_NGINX_SERVER_ROOT/html/codes.conf;
+    }
+--- must_die
+--- error_log eval
+[
+qr/\[warn\] .*the group has expired: "expires=2020-02-29T12:00:00\+08:00" \(unix time 1582948800\) has passed, it is never answered in \S+\/html\/codes\.conf:1$/m,
+qr/\[warn\] .*the group has expired: "expires=1582948800" \(unix time 1582948800\) has passed, it is never answered in \S+\/html\/codes\.conf:2$/m,
+qr/\[emerg\] .*invalid codes table row, .* in \S+\/html\/codes\.conf:4$/m,
+]
+--- no_error_log
+codes.conf:3
+
+
+
+=== TEST 67: hours= with an empty window
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 hours=09:00-09:00;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "hours=09:00-09:00": the window is empty in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 68: hours= that is not HH:MM-HH:MM
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 hours=9-17;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "hours=9-17": expected HH:MM-HH:MM in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 69: hours= past the end of the day
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 hours=22:00-24:30;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value in "hours=22:00-24:30": the hour must be 00 to 23 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 70: a fallback with a threshold
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 threshold=190 fallback;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"threshold=" does not apply to a fallback group, which is answered whatever its members in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 71: a fallback with a capacity
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 fallback max_members=200;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"max_members=" does not apply to a fallback group, which is answered whatever its members in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 72: a fallback with a member count
+--- http_config
+    upbot_codes {
+        c1  static  g1  url=https://example.com/j/g1 fallback members=3;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"members=" does not apply to a fallback group, which is answered whatever its members in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 73: two fallbacks in one pool name both rows
+--- user_files
+>>> tokens
+t0k3n  test
+>>> codes.conf
+c1  static  cs1  url=https://example.com/j/cs1 fallback;
+c1  static  g1   url=https://example.com/j/g1;
+c2  static  cs1  url=https://example.com/j/cs1 fallback;
+c1  static  cs2  url=https://example.com/j/cs2 fallback;
+--- http_config
+    upbot_codes {
+        include  $TEST_NGINX_SERVER_ROOT/html/codes.conf;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*two fallback groups in the pool of code "c1", in \S+\/html\/codes\.conf:4 and \S+\/html\/codes\.conf:1$/m
+
+
+
+=== TEST 74: upbot_time_offset that is not an offset
+--- http_config
+    upbot_time_offset  +8;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "\+8" in "upbot_time_offset": expected an offset: \+HH:MM, -HH:MM or Z in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 75: upbot_time_offset beyond 14 hours
+--- http_config
+    upbot_time_offset  -15:00;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*invalid value "-15:00" in "upbot_time_offset": an offset is at most 14:00 in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 76: upbot_time_offset twice
+--- http_config
+    upbot_time_offset  +08:00;
+    upbot_time_offset  Z;
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_time_offset" directive is duplicate in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 77: upbot_time_offset is an http-level directive
+--- config
+    upbot_time_offset  +00:00;
+    location = /m {
+        upbot_get_media_info;
+        upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_time_offset" directive is not allowed here in \S+nginx\.conf:\d+/

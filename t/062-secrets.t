@@ -303,7 +303,7 @@ qr/\[emerg\] .*control character in token in "\S+\/html\/tokens" line 1 in \S+ng
         c1  static  g1  url=https://example.com/j/g1 S3CRETVALUE123;
     }
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, .* or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, .* or fallback in \S+nginx\.conf:\d+/
 
 
 
@@ -313,7 +313,7 @@ qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be
         c1  static  g1  key=S3CRETVALUE123 url=https://example.com/j/g1;
     }
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 4 of the codes row \(not shown: it may be a secret\), expected url=, name=, .* or down in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 4 of the codes row \(not shown: it may be a secret\), expected url=, name=, .* or fallback in \S+nginx\.conf:\d+/
 
 
 
