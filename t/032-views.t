@@ -4,27 +4,15 @@
 # took.  The exact count across workers and reloads is t/033-views-workers.t.
 
 use lib 't/lib';
+use MediaInfo qw(req ans);
 use SpreadPick qw(spread_pick);
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
 
-sub req {
-    my ($code, $openid) = @_;
-    $openid //= "o";
-    return "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
-           . "\"openid\":\"$openid\"},\"media_type\":2,\"code\":\"$code\","
-           . "\"trace_id\":\"t\"}";
-}
-
 # spread: the user's own group first, then the other
 our $Own = spread_pick("same-user", "s1", "s2") eq "s1" ? "sp1" : "sp2";
 our $Other = $Own eq "sp1" ? "sp2" : "sp1";
-
-sub ans {
-    my ($url) = @_;
-    return "{\"ret\":0,\"msg\":\"\",\"data\":{\"url\":\"$url\",\"name\":\"\",\"background\":\"\"}}";
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
@@ -146,7 +134,7 @@ __DATA__
 
 === TEST 6: spread: a user's group, then the other once it is out of views
 --- request eval
-[map { my $r = main::req("spread", "same-user"); $r =~ s{^POST /m}{POST /spread}; $r } 1 .. 5]
+[map { main::req("spread", "same-user", "/spread") } 1 .. 5]
 --- response_headers eval
 ["X-Views: 1", "X-Views: 2", "X-Views: 1", "X-Views: 2", "X-Views:"]
 --- response_body eval
