@@ -140,6 +140,7 @@ struct ngx_http_upbot_group_s {
     ngx_uint_t                      opens;       /* "hours=", seconds */
     ngx_uint_t                      closes;      /*   of the day */
     uint32_t                        hash;        /* of id, for spreading */
+    uint32_t                        ident;       /* crc32 of its name */
     ngx_uint_t                      max_views;   /* 0: no limit */
     ngx_http_upbot_tally_t         *tally;       /* with a limit */
     ngx_http_upbot_facts_t          facts;       /* static groups */
@@ -171,6 +172,7 @@ struct ngx_http_upbot_code_s {
     ngx_http_upbot_facts_t        **facts;       /* static pools */
     ngx_uint_t                      ngroups;
     ngx_uint_t                      live;        /* groups from providers */
+    ngx_uint_t                      sticky_off;  /* "sticky=off" on a row */
     ngx_http_upbot_view_t          *view;        /* live pools, per worker */
 };
 
@@ -204,6 +206,9 @@ typedef struct {
     ngx_msec_t                      lock_timeout;
     ngx_msec_t                      retry;
     ngx_int_t                       time_offset; /* "hours=", seconds */
+    time_t                          sticky;      /* upbot_sticky ttl=, 0 */
+    ngx_str_t                       sticky_file; /* where it was said */
+    ngx_uint_t                      sticky_line;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_array_t                     syncers;     /* fsync=on event logs */
     ngx_int_t                       request_id_index;
@@ -360,6 +365,8 @@ char *ngx_http_upbot_codes_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_upbot_codes_init(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf);
+ngx_int_t ngx_http_upbot_group_name(ngx_pool_t *pool,
+    ngx_http_upbot_group_t *group, ngx_str_t *name);
 ngx_http_upbot_code_t *ngx_http_upbot_codes_find(
     ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code);
 

@@ -22,6 +22,7 @@ typedef struct {
     ngx_str_t                       file;
     ngx_uint_t                      line;
     unsigned                        media_type_set:1;
+    unsigned                        sticky_off:1;
     const char                     *capacity;    /* an option that sets */
                                                  /* one: not on fallback */
     ngx_str_t                       source;      /* "tim:prod" */
@@ -298,6 +299,12 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
         return NGX_CONF_OK;
     }
 
+    if (option->len == 10 && ngx_strncmp(option->data, "sticky=off", 10) == 0)
+    {
+        row->sticky_off = 1;
+        return NGX_CONF_OK;
+    }
+
     if (option->len == 8 && ngx_strncmp(option->data, "fallback", 8) == 0) {
         row->group.fallback = 1;
         return NGX_CONF_OK;
@@ -393,8 +400,8 @@ invalid:
 
     ngx_http_upbot_conf_unplaced(cf, "url=, name=, background=, threshold=, "
                                  "members=, max_members=, max_views=, "
-                                 "media_type=, expires=, hours=, down or "
-                                 "fallback",
+                                 "media_type=, expires=, hours=, "
+                                 "sticky=off, down or fallback",
                                  "invalid parameter, word %ui of the codes "
                                  "row", word);
     return NGX_CONF_ERROR;
@@ -539,6 +546,7 @@ static ngx_int_t
 ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_row_t **rows, ngx_uint_t n, ngx_http_upbot_code_t *code)
 {
+    ngx_str_t                name;
     ngx_uint_t               i, first, second;
     ngx_http_upbot_row_t    *media, *fallback;
     ngx_http_upbot_group_t  *group, **ids;
@@ -569,6 +577,10 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     for (i = 0; i < n; i++) {
         group = &code->groups[i];
         *group = rows[i]->group;
+
+        if (rows[i]->sticky_off) {
+            code->sticky_off = 1;
+        }
 
         /* rows of a code may be far apart: only the pool sees them all */
 
@@ -667,6 +679,12 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
                             - group->id.data;
             group->hash = ngx_murmur_hash2(group->id.data, group->id.len);
         }
+
+        if (ngx_http_upbot_group_name(cf->temp_pool, group, &name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        group->ident = ngx_crc32_long(name.data, name.len);
     }
 
     return NGX_OK;
@@ -789,6 +807,44 @@ ngx_http_upbot_resolve(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     ngx_memcpy(p, group->id.data, group->id.len);
 
     group->key_hash = ngx_crc32_long(group->key.data, group->key.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * What names a group across reloads, "SOURCE ID URL", with the url as
+ * configured (a live group's may be none): a new QR code is a new group.
+ */
+
+ngx_int_t
+ngx_http_upbot_group_name(ngx_pool_t *pool, ngx_http_upbot_group_t *group,
+    ngx_str_t *key)
+{
+    u_char  *p;
+
+    key->len = (group->app ? group->key.len : sizeof("static ") - 1
+                                              + group->id.len)
+               + 1 + group->url.len;
+
+    key->data = ngx_pnalloc(pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (group->app) {
+        p = ngx_cpymem(key->data, group->key.data, group->key.len);
+
+    } else {
+        p = ngx_cpymem(key->data, "static ", sizeof("static ") - 1);
+        p = ngx_cpymem(p, group->id.data, group->id.len);
+    }
+
+    *p++ = ' ';
+
+    if (group->url.len) {
+        ngx_memcpy(p, group->url.data, group->url.len);
+    }
 
     return NGX_OK;
 }

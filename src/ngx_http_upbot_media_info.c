@@ -4,8 +4,9 @@
  *
  * GetMediaInfo (seed 000), once the body is read, parsed and its token
  * checked: look up the code; gather the facts of its pool (static, or a
- * live pool's from ngx_http_upbot_lookup.c); pick a group; answer with the
- * group's join url, name and background.
+ * live pool's from ngx_http_upbot_lookup.c); pick a group (the one this
+ * visitor was answered before, with upbot_sticky); answer with the group's
+ * join url, name and background.
  */
 
 
@@ -20,6 +21,12 @@ static void ngx_http_upbot_media_info_looked(ngx_http_request_t *r,
 static ngx_int_t ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code,
     ngx_http_upbot_facts_t **facts, ngx_http_upbot_lookup_t *lk);
+static ngx_int_t ngx_http_upbot_media_info_choose(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n,
+    ngx_http_upbot_picked_e *picked, ngx_uint_t *views);
+static ngx_int_t ngx_http_upbot_media_info_sticky_key(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_str_t *key);
 static ngx_int_t ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_uint_t i,
     ngx_http_upbot_facts_t *facts, ngx_uint_t views);
@@ -50,7 +57,8 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
     ngx_int_t                         rc, i;
-    ngx_uint_t                        n, views;
+    ngx_str_t                         key;
+    ngx_uint_t                        n, views, all;
     ngx_http_upbot_code_t            *code;
     ngx_http_upbot_picked_e           picked;
     ngx_http_upbot_facts_t          **facts;
@@ -83,23 +91,22 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
 
     /*
      * A live pool: from this worker's view of it while that is fresh (a
-     * spread pick needs every group; a pool the view finds full is looked
-     * at again in the zone).
+     * spread pick, or a sticky visitor's group, needs every group; a pool
+     * the view finds full is looked at again in the zone).
      */
 
-    if (ngx_http_upbot_lookup_view(r, code,
-                                   ulcf->pick != NGX_HTTP_UPBOT_PICK_FIRST,
-                                   &facts, &n)
-        == NGX_OK)
-    {
-        i = ngx_http_upbot_pick(code->groups, facts, n, ulcf->pick,
-                                &req->account_info.openid, ngx_time(),
-                                umcf->time_offset, &picked, &views);
+    all = ulcf->pick != NGX_HTTP_UPBOT_PICK_FIRST
+          || ngx_http_upbot_media_info_sticky_key(r, ctx, code, &key)
+             == NGX_OK;
 
-        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: view of code \"%V\": pick %i, %V, view %ui",
-                       &code->code, i, ngx_http_upbot_picked_name(picked),
-                       views);
+    if (ngx_http_upbot_lookup_view(r, code, all, &facts, &n) == NGX_OK) {
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "upbot: view of code \"%V\": %ui of %ui groups",
+                       &code->code, n, code->ngroups);
+
+        i = ngx_http_upbot_media_info_choose(r, ctx, code, facts, n, &picked,
+                                             &views);
 
         /*
          * A view that stopped at a usable group may have become all
@@ -122,8 +129,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
         }
     }
 
-    lk = ngx_http_upbot_lookup_create(r, code,
-                                      ulcf->pick == NGX_HTTP_UPBOT_PICK_FIRST,
+    lk = ngx_http_upbot_lookup_create(r, code, !all,
                                       ngx_http_upbot_media_info_looked);
     if (lk == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -167,20 +173,10 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
 {
     ngx_int_t                         i;
     ngx_uint_t                        views;
-    ngx_http_upbot_loc_conf_t        *ulcf;
-    ngx_http_upbot_main_conf_t       *umcf;
     ngx_http_upbot_media_info_req_t  *req = ctx->req;
 
-    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
-    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
-
-    i = ngx_http_upbot_pick(code->groups, facts, code->ngroups, ulcf->pick,
-                            &req->account_info.openid, ngx_time(),
-                            umcf->time_offset, &ctx->picked, &views);
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "upbot: code \"%V\": pick %i, %V, view %ui", &code->code,
-                   i, ngx_http_upbot_picked_name(ctx->picked), views);
+    i = ngx_http_upbot_media_info_choose(r, ctx, code, facts, code->ngroups,
+                                         &ctx->picked, &views);
 
     if (lk && lk->called) {
         ctx->cache_status = NGX_HTTP_UPBOT_CACHE_MISS;
@@ -223,6 +219,126 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
 
     return ngx_http_upbot_media_info_answer(r, ctx, code, i, facts[i],
                                             views);
+}
+
+
+/*
+ * The group to answer from the first n groups' facts: the one this visitor
+ * was answered before, while it is usable (no view of it is taken again),
+ * else the pick's, which the visitor then keeps for upbot_sticky's ttl (a
+ * fallback is not kept: the visitor leaves it once a group has room).
+ */
+
+static ngx_int_t
+ngx_http_upbot_media_info_choose(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n,
+    ngx_http_upbot_picked_e *picked, ngx_uint_t *views)
+{
+    time_t                            now;
+    uint32_t                          ident;
+    ngx_int_t                         i, sticky;
+    ngx_str_t                         key;
+    ngx_http_upbot_loc_conf_t        *ulcf;
+    ngx_http_upbot_main_conf_t       *umcf;
+    ngx_http_upbot_media_info_req_t  *req = ctx->req;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+    ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+
+    now = ngx_time();
+
+    /* without memory for the key, the visitor is picked for as anyone */
+
+    sticky = ngx_http_upbot_media_info_sticky_key(r, ctx, code, &key);
+
+    if (sticky == NGX_OK
+        && ngx_http_upbot_visitor_get(umcf, &key, &ident, sizeof(ident))
+           == (ngx_int_t) sizeof(ident))
+    {
+        for (i = 0; i < (ngx_int_t) n; i++) {
+            if (code->groups[i].ident != ident) {
+                continue;
+            }
+
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "upbot: code \"%V\": the visitor had group %i",
+                           &code->code, i);
+
+            if (!code->groups[i].fallback
+                && ngx_http_upbot_usable(&code->groups[i], facts[i], now,
+                                         umcf->time_offset))
+            {
+                *picked = ngx_http_upbot_picked_sticky;
+                *views = 0;
+                return i;
+            }
+
+            break;
+        }
+    }
+
+    i = ngx_http_upbot_pick(code->groups, facts, n, ulcf->pick,
+                            &req->account_info.openid, now,
+                            umcf->time_offset, picked, views);
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: code \"%V\": pick %i, %V, view %ui", &code->code,
+                   i, ngx_http_upbot_picked_name(*picked), *views);
+
+    if (sticky == NGX_OK && i != NGX_DECLINED
+        && *picked != ngx_http_upbot_picked_fallback)
+    {
+        ident = code->groups[i].ident;
+
+        ngx_http_upbot_visitor_put(umcf, &key, &ident, sizeof(ident),
+                                   now + umcf->sticky);
+    }
+
+    return i;
+}
+
+
+/*
+ * The visitor's key for a sticky code: "s", the code, the appid and the
+ * openid; NGX_DECLINED when stickiness is off or the visitor unknown.
+ */
+
+static ngx_int_t
+ngx_http_upbot_media_info_sticky_key(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_str_t *key)
+{
+    u_char                           *p;
+    ngx_http_upbot_main_conf_t       *umcf;
+    ngx_http_upbot_media_info_req_t  *req = ctx->req;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    if (umcf->sticky == 0 || code->sticky_off
+        || req->account_info.openid.len == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    key->len = 1 + code->code.len + 1 + req->account_info.appid.len + 1
+               + req->account_info.openid.len;
+
+    key->data = ngx_pnalloc(r->pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = key->data;
+    *p++ = 's';
+    p = ngx_cpymem(p, code->code.data, code->code.len);
+    *p++ = '\0';
+    p = ngx_cpymem(p, req->account_info.appid.data,
+                   req->account_info.appid.len);
+    *p++ = '\0';
+    ngx_memcpy(p, req->account_info.openid.data,
+               req->account_info.openid.len);
+
+    return NGX_OK;
 }
 
 

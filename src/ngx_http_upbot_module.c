@@ -29,6 +29,8 @@ static char *ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
@@ -100,6 +102,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_upbot_main_conf_t, max_code_length),
       &ngx_http_upbot_code_length_bounds },
+
+    { ngx_string("upbot_sticky"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_sticky,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("upbot_time_offset"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -362,6 +371,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     umcf->lock_timeout = NGX_CONF_UNSET_MSEC;
     umcf->retry = NGX_CONF_UNSET_MSEC;
     umcf->time_offset = NGX_CONF_UNSET;
+    umcf->sticky = NGX_CONF_UNSET;
 
     if (ngx_array_init(&umcf->apps, cf->pool, 2, sizeof(ngx_http_upbot_app_t))
         != NGX_OK)
@@ -400,6 +410,15 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(umcf->lock_timeout, 5000);
     ngx_conf_init_msec_value(umcf->retry, 1000);
     ngx_conf_init_value(umcf->time_offset, 8 * 3600);   /* +08:00 */
+    ngx_conf_init_value(umcf->sticky, 0);
+
+    if (umcf->sticky && umcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"upbot_sticky\" needs \"upbot_zone\" to remember "
+                      "visitors, in %V:%ui", &umcf->sticky_file,
+                      umcf->sticky_line);
+        return NGX_CONF_ERROR;
+    }
 
     if (ngx_http_upbot_codes_init(cf, umcf) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -587,6 +606,57 @@ ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                        "\"first\" or \"spread\"", &value[1], &cmd->name);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * "upbot_sticky ttl=7d | off": a visitor gets the group answered before,
+ * while it is usable, for ttl
+ */
+
+static char *
+ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    time_t      ttl;
+    ngx_str_t  *value, v;
+
+    if (umcf->sticky != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        umcf->sticky = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len < 4 || ngx_strncmp(value[1].data, "ttl=", 4) != 0) {
+        ngx_http_upbot_conf_unplaced(cf, "ttl=TIME or off",
+                                     "invalid parameter 1 of \"%V\"",
+                                     &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    v.data = value[1].data + 4;
+    v.len = value[1].len - 4;
+
+    ttl = ngx_parse_time(&v, 1);
+
+    if (ttl == (time_t) NGX_ERROR || ttl == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\", expected a time of a "
+                           "second or more", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->sticky = ttl;
+    umcf->sticky_file = cf->conf_file->file.name;
+    umcf->sticky_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
 }
 
 

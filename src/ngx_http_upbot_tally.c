@@ -15,8 +15,6 @@
 #include "ngx_http_upbot.h"
 
 
-static ngx_int_t ngx_http_upbot_tally_key(ngx_pool_t *pool,
-    ngx_http_upbot_group_t *group, ngx_str_t *key);
 
 
 /*
@@ -55,11 +53,11 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
                 continue;
             }
 
-            if (ngx_http_upbot_tally_key(pool, group, &key) != NGX_OK) {
+            if (ngx_http_upbot_group_name(pool, group, &key) != NGX_OK) {
                 goto failed;
             }
 
-            hash = ngx_crc32_long(key.data, key.len);
+            hash = group->ident;
 
             tally = (ngx_http_upbot_tally_t *)
                         ngx_str_rbtree_lookup(tree, &key, hash);
@@ -123,39 +121,4 @@ ngx_http_upbot_tally_view(ngx_http_upbot_group_t *group)
             return n + 1;
         }
     }
-}
-
-
-/* "SOURCE ID URL": the url as configured (a live group's may be none) */
-
-static ngx_int_t
-ngx_http_upbot_tally_key(ngx_pool_t *pool, ngx_http_upbot_group_t *group,
-    ngx_str_t *key)
-{
-    u_char  *p;
-
-    key->len = (group->app ? group->key.len : sizeof("static ") - 1
-                                              + group->id.len)
-               + 1 + group->url.len;
-
-    key->data = ngx_pnalloc(pool, key->len);
-    if (key->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (group->app) {
-        p = ngx_cpymem(key->data, group->key.data, group->key.len);
-
-    } else {
-        p = ngx_cpymem(key->data, "static ", sizeof("static ") - 1);
-        p = ngx_cpymem(p, group->id.data, group->id.len);
-    }
-
-    *p++ = ' ';
-
-    if (group->url.len) {
-        ngx_memcpy(p, group->url.data, group->url.len);
-    }
-
-    return NGX_OK;
 }

@@ -118,7 +118,7 @@ my $waiting = at(qr/^upbot: code "c1" waiting, 100 ms at most/);
 my $applied = at(qr/^upbot: group "tim:prod \@TGS#a" applied/);
 my $woken = at(qr/^upbot: code "c1" woken: a call of this worker ended/);
 my $fresh = at(qr/^upbot: looked at 2 of 2 groups of code "c1": 0 to fetch, blocked:0 fresh:1/);
-my $view = at(qr/^upbot: view of code "c1": pick 1/);
+my $view = at(qr/^upbot: view of code "c1": 2 of 2 groups/);
 
 cmp_ok($claimed, '>=', 0, 'A claims the groups');
 cmp_ok($busy, '>', $claimed, 'B finds them being fetched');
