@@ -101,6 +101,7 @@ struct ngx_http_upbot_app_s {
 typedef struct {
     ngx_str_node_t                  sn;          /* "SOURCE ID URL", crc32 */
     ngx_atomic_t                    views;
+    ngx_atomic_t                    scans;       /* long-presses */
     u_char                          data[1];
 } ngx_http_upbot_tally_t;
 
@@ -142,6 +143,7 @@ struct ngx_http_upbot_group_s {
     uint32_t                        hash;        /* of id, for spreading */
     uint32_t                        ident;       /* crc32 of its name */
     ngx_uint_t                      max_views;   /* 0: no limit */
+    ngx_uint_t                      max_scans;
     ngx_http_upbot_tally_t         *tally;       /* with a limit */
     ngx_http_upbot_facts_t          facts;       /* static groups */
     unsigned                        down:1;
@@ -207,6 +209,9 @@ typedef struct {
     ngx_msec_t                      retry;
     ngx_int_t                       time_offset; /* "hours=", seconds */
     time_t                          sticky;      /* upbot_sticky ttl=, 0 */
+    time_t                          attribution; /* its window, 0: off */
+    ngx_str_t                       attribution_file;
+    ngx_uint_t                      attribution_line;
     ngx_str_t                       sticky_file; /* where it was said */
     ngx_uint_t                      sticky_line;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
@@ -406,6 +411,12 @@ void ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf,
     ngx_str_t *key, void *value, size_t len, time_t expires);
 ngx_int_t ngx_http_upbot_visitor_evict(ngx_http_upbot_visitors_t *visitors,
     ngx_slab_pool_t *shpool);
+
+/* attribution */
+void ngx_http_upbot_attribution_note(ngx_http_request_t *r,
+    ngx_str_t *code, ngx_str_t *trace_id, ngx_http_upbot_group_t *group);
+void ngx_http_upbot_attribution_find(ngx_http_request_t *r,
+    ngx_http_upbot_event_item_t *item, ngx_http_upbot_tally_t **tally);
 
 /* tally */
 ngx_int_t ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,

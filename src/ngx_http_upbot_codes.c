@@ -374,6 +374,10 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
         number = &row->group.max_views;
         row->capacity = "max_views=";
 
+    } else if (name.len == 9 && ngx_strncmp(name.data, "max_scans", 9) == 0) {
+        number = &row->group.max_scans;
+        row->capacity = "max_scans=";
+
     } else if (name.len == 10
                && ngx_strncmp(name.data, "media_type", 10) == 0)
     {
@@ -400,6 +404,7 @@ invalid:
 
     ngx_http_upbot_conf_unplaced(cf, "url=, name=, background=, threshold=, "
                                  "members=, max_members=, max_views=, "
+                                 "max_scans=, "
                                  "media_type=, expires=, hours=, "
                                  "sticky=off, down or fallback",
                                  "invalid parameter, word %ui of the codes "
@@ -619,10 +624,20 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
             code->live++;
         }
 
-        if (group->max_views && umcf->zone == NULL) {
+        if ((group->max_views || group->max_scans) && umcf->zone == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"max_views=\" needs \"upbot_zone\" for its "
-                          "counts, in %V:%ui", &rows[i]->file, rows[i]->line);
+                          "\"%s\" needs \"upbot_zone\" for its "
+                          "counts, in %V:%ui",
+                          group->max_views ? "max_views=" : "max_scans=",
+                          &rows[i]->file, rows[i]->line);
+            return NGX_ERROR;
+        }
+
+        if (group->max_scans && umcf->attribution == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"max_scans=\" counts long-presses tied to the "
+                          "group shown: it needs \"upbot_attribution\", "
+                          "in %V:%ui", &rows[i]->file, rows[i]->line);
             return NGX_ERROR;
         }
 

@@ -401,6 +401,9 @@ ngx_http_upbot_item_len(ngx_http_upbot_event_item_t *item)
            + ngx_http_upbot_field_len(item, NGX_HTTP_UPBOT_ITEM_TRACE_ID,
                                       &item->trace_id)
            + ngx_http_upbot_key_len("duration") + NGX_HTTP_UPBOT_INT_LEN
+           + ngx_http_upbot_key_len("group") + 2
+           + ngx_http_upbot_json_escaped_len(item->group.data,
+                                             item->group.len)
            + sizeof("}\n") - 1;
 }
 
@@ -439,6 +442,13 @@ ngx_http_upbot_put_item(u_char *p, ngx_http_upbot_event_item_t *item)
     if (NGX_HTTP_UPBOT_PRESENT(item, NGX_HTTP_UPBOT_ITEM_DURATION)) {
         p = ngx_http_upbot_put_key(p, "duration");
         p = ngx_http_upbot_put_int(p, item->duration);
+    }
+
+    /* the group shown for the item's code and trace id, if known */
+
+    if (item->group.len) {
+        p = ngx_http_upbot_put_key(p, "group");
+        p = ngx_http_upbot_put_str(p, &item->group);
     }
 
     *p++ = '}';

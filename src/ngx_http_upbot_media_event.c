@@ -2,9 +2,11 @@
 /*
  * Copyright (C) 2026, the upbot authors
  *
- * ReportMediaEvent (seed 001): store every item of the batch, then answer
- * (with "fsync=on", once a sync covers it).  Nothing is acknowledged
- * unless the whole batch is stored.
+ * ReportMediaEvent (seed 001): tie each item to the group its code and
+ * trace id were shown (upbot_attribution), store every item of the batch,
+ * count the long-presses toward their groups' "max_scans=", then answer
+ * (with "fsync=on", once a sync covers it).  Nothing is acknowledged, or
+ * counted, unless the whole batch is stored.
  */
 
 
@@ -52,7 +54,10 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
     ngx_int_t                          rc;
+    ngx_uint_t                         i;
+    ngx_http_upbot_tally_t           **scans;
     ngx_http_upbot_loc_conf_t         *ulcf;
+    ngx_http_upbot_event_item_t       *items;
     ngx_http_upbot_media_event_req_t  *req = ctx->req;
 
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
@@ -60,8 +65,28 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upbot: batch of %ui items", req->items->nelts);
 
+    items = req->items->elts;
+
+    scans = ngx_palloc(r->pool,
+                       req->items->nelts * sizeof(ngx_http_upbot_tally_t *));
+    if (scans == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < req->items->nelts; i++) {
+        ngx_http_upbot_attribution_find(r, &items[i], &scans[i]);
+    }
+
     rc = ngx_http_upbot_events_store(r, ulcf, req,
                                      ngx_http_upbot_media_event_synced);
+
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        for (i = 0; i < req->items->nelts; i++) {
+            if (scans[i]) {
+                (void) ngx_atomic_fetch_add(&scans[i]->scans, 1);
+            }
+        }
+    }
 
     if (rc == NGX_AGAIN) {
         /* fsync=on: answered once a sync covers the batch */

@@ -355,6 +355,9 @@ ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
         ctx->views = views;
     }
 
+    ngx_http_upbot_attribution_note(r, &code->code, &ctx->trace_id,
+                                    &code->groups[i]);
+
     ngx_http_upbot_answer(&code->groups[i], facts, &answer);
 
     return ngx_http_upbot_send(r, ctx, NGX_HTTP_UPBOT_OK, 0, &answer);

@@ -31,6 +31,8 @@ static char *ngx_http_upbot_pick_mode(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_upbot_attribution(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
@@ -106,6 +108,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
     { ngx_string("upbot_sticky"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_upbot_sticky,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_attribution"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_upbot_attribution,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -372,6 +381,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     umcf->retry = NGX_CONF_UNSET_MSEC;
     umcf->time_offset = NGX_CONF_UNSET;
     umcf->sticky = NGX_CONF_UNSET;
+    umcf->attribution = NGX_CONF_UNSET;
 
     if (ngx_array_init(&umcf->apps, cf->pool, 2, sizeof(ngx_http_upbot_app_t))
         != NGX_OK)
@@ -411,6 +421,15 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(umcf->retry, 1000);
     ngx_conf_init_value(umcf->time_offset, 8 * 3600);   /* +08:00 */
     ngx_conf_init_value(umcf->sticky, 0);
+    ngx_conf_init_value(umcf->attribution, 0);
+
+    if (umcf->attribution && umcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"upbot_attribution\" needs \"upbot_zone\" to "
+                      "remember the groups shown, in %V:%ui",
+                      &umcf->attribution_file, umcf->attribution_line);
+        return NGX_CONF_ERROR;
+    }
 
     if (umcf->sticky && umcf->zone == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -655,6 +674,61 @@ ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     umcf->sticky = ttl;
     umcf->sticky_file = cf->conf_file->file.name;
     umcf->sticky_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * "upbot_attribution on | off | window=TIME": events are tied to the group
+ * GetMediaInfo showed for their code and trace id within the window
+ */
+
+static char *
+ngx_http_upbot_attribution(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    time_t      window;
+    ngx_str_t  *value, v;
+
+    if (umcf->attribution != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        umcf->attribution = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "on") == 0) {
+        window = 30 * 60;
+
+    } else if (ngx_strncmp(value[1].data, "window=", 7) == 0) {
+        v.data = value[1].data + 7;
+        v.len = value[1].len - 7;
+
+        window = ngx_parse_time(&v, 1);
+
+        if (window == (time_t) NGX_ERROR || window == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value in \"%V\", expected a time "
+                               "of a second or more", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ngx_http_upbot_conf_unplaced(cf, "on, off or window=TIME",
+                                     "invalid parameter 1 of \"%V\"",
+                                     &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->attribution = window;
+    umcf->attribution_file = cf->conf_file->file.name;
+    umcf->attribution_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }

@@ -86,6 +86,7 @@ typedef struct {
     ngx_str_t                       code;
     ngx_str_t                       trace_id;
     int64_t                         duration;
+    ngx_str_t                       group;       /* attributed, not sent */
 } ngx_http_upbot_event_item_t;
 
 #define NGX_HTTP_UPBOT_ITEM_EVENT_ID    0

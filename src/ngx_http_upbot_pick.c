@@ -55,6 +55,10 @@ ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
         return 0;
     }
 
+    if (group->max_scans && group->tally->scans >= group->max_scans) {
+        return 0;
+    }
+
     cap = group->threshold ? group->threshold : facts->max_members;
 
     return cap == 0 || facts->members < cap;

@@ -49,7 +49,7 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
         for (i = 0; i < code->ngroups; i++) {
             group = &code->groups[i];
 
-            if (group->max_views == 0) {
+            if (group->max_views == 0 && group->max_scans == 0) {
                 continue;
             }
 
@@ -77,6 +77,7 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
                 tally->sn.str.data = tally->data;
                 tally->sn.str.len = key.len;
                 tally->views = 0;
+                tally->scans = 0;
                 ngx_memcpy(tally->data, key.data, key.len);
 
                 ngx_rbtree_insert(tree, &tally->sn.node);

@@ -3,7 +3,7 @@
  * Copyright (C) 2026, the upbot authors
  *
  * What the zone remembers of visitors, for a while: the group a visitor
- * was answered (stickiness).  An entry is a key (its kind first) and a
+ * was answered (stickiness), the group a trace id was shown (attribution).  An entry is a key (its kind first) and a
  * small value, with the time it expires.  Entries are the first to go
  * when the zone is full (ngx_http_upbot_cache.c evicts the least recently
  * used of them before any group's facts, and never a tally), with one
@@ -34,7 +34,8 @@ ngx_http_upbot_visitors_init(ngx_http_upbot_visitors_t *visitors)
 
 /*
  * The value remembered under "key", copied into "value" (at most "size"
- * bytes): its length, or NGX_DECLINED when there is none or it expired.
+ * bytes): its whole length (more than "size" when it did not fit), or
+ * NGX_DECLINED when there is none or it expired.
  */
 
 ngx_int_t
@@ -66,8 +67,8 @@ ngx_http_upbot_visitor_get(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
         ngx_queue_remove(&vn->queue);
         ngx_queue_insert_head(&visitors->queue, &vn->queue);
 
-        rc = ngx_min(vn->len, size);
-        ngx_memcpy(value, vn->data + key->len, rc);
+        rc = vn->len;
+        ngx_memcpy(value, vn->data + key->len, ngx_min(vn->len, size));
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
