@@ -14,11 +14,14 @@
 #      against fsync=off, fdatasync() calls counted by an LD_PRELOAD shim
 #      (bench/synccount.c) that both run with
 #
+# Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
+# rules a hit pays for: max_views= on the code's group and upbot_sticky,
+# the visitor returning), "return200", "openresty".
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync), BENCH_TARGETS (upbot return200 openresty), BENCH_OUT (a copy of
-# the report, build/bench/report.txt).
+# memory zone codes cold fsync), BENCH_TARGETS (upbot upbot-rules return200
+# openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
 
 use strict;
 use warnings;
@@ -49,9 +52,10 @@ my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
-            'fsync-on' => 7308);
+            'fsync-on' => 7308, 'upbot-rules' => 7309);
 
-my @targets = split ' ', ($ENV{BENCH_TARGETS} || 'upbot return200 openresty');
+my @targets = split ' ',
+    ($ENV{BENCH_TARGETS} || 'upbot upbot-rules return200 openresty');
 my %api = (
     media_info  => { path => '/upbot/api/GetMediaInfo',
                      body => "$bench/requests/media-info.json",
@@ -131,6 +135,12 @@ sub render {
 
     my $http = fill(slurp("$bench/conf/upbot-http.conf.in"), %var);
     my $locations;
+
+    if ($target eq 'upbot-rules') {
+        $http =~ s{(bench-yx\s+yunxin:bench\s+17889/1);}
+                  {$1 max_views=1000000000;} or die;
+        $http .= "\nupbot_sticky  ttl=7d;\n";
+    }
 
     if ($target eq 'return200') {
         # the module's own answers, byte for byte, as fixed strings

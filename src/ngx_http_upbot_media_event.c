@@ -57,6 +57,7 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_uint_t                         i;
     ngx_http_upbot_tally_t           **scans;
     ngx_http_upbot_loc_conf_t         *ulcf;
+    ngx_http_upbot_main_conf_t        *umcf;
     ngx_http_upbot_event_item_t       *items;
     ngx_http_upbot_media_event_req_t  *req = ctx->req;
 
@@ -65,22 +66,26 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "upbot: batch of %ui items", req->items->nelts);
 
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     items = req->items->elts;
+    scans = NULL;
 
-    scans = ngx_palloc(r->pool,
-                       req->items->nelts * sizeof(ngx_http_upbot_tally_t *));
-    if (scans == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if (umcf->attribution) {
+        scans = ngx_palloc(r->pool, req->items->nelts
+                                    * sizeof(ngx_http_upbot_tally_t *));
+        if (scans == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
 
-    for (i = 0; i < req->items->nelts; i++) {
-        ngx_http_upbot_attribution_find(r, &items[i], &scans[i]);
+        for (i = 0; i < req->items->nelts; i++) {
+            ngx_http_upbot_attribution_find(r, &items[i], &scans[i]);
+        }
     }
 
     rc = ngx_http_upbot_events_store(r, ulcf, req,
                                      ngx_http_upbot_media_event_synced);
 
-    if (rc == NGX_OK || rc == NGX_AGAIN) {
+    if (scans && (rc == NGX_OK || rc == NGX_AGAIN)) {
         for (i = 0; i < req->items->nelts; i++) {
             if (scans[i]) {
                 (void) ngx_atomic_fetch_add(&scans[i]->scans, 1);

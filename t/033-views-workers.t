@@ -94,33 +94,6 @@ sub burst {
     return (\%groups, \%views, scalar(keys %pids), $bad // 0);
 }
 
-sub generation {
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
-                                  Timeout => 5) or return '';
-    print $s "GET /gen HTTP/1.0\r\nHost: x\r\n\r\n";
-    local $/;
-    my $resp = <$s> // '';
-    return $resp =~ /\r\n\r\n(.*)\z/s ? $1 : '';
-}
-
-# after a HUP, until every worker answers with the new configuration
-sub reload {
-    my $gen = shift;
-    kill 'HUP', $master or die "HUP: $!";
-
-    for (1 .. 100) {
-        sleep 0.1;
-        my $all = 1;
-        for (1 .. 8) {
-            $all = 0 if generation() ne $gen;
-        }
-        return 1 if $all;
-    }
-
-    return 0;
-}
-
-
 configure(1, 'https://x/qr1', '');
 
 is(system($nginx, '-p', "$root/", '-c', 'conf/nginx.conf'), 0, 'nginx starts')
@@ -144,7 +117,7 @@ cmp_ok($workers, '>=', 2, "... answered by $workers workers");
 
 # a reload that edits another code's rows: g1 stays full
 configure(2, 'https://x/qr1', "        other  static  o1  url=https://x/o1;");
-ok(reload(2), 'reloaded with another row added');
+ok(reload_to($master, $port, 2), 'reloaded with another row added');
 
 ($groups) = burst(20);
 is($groups->{next} // 0, 20, 'after the reload, g1 is still full: 20 of 20 '
@@ -153,7 +126,7 @@ is($groups->{next} // 0, 20, 'after the reload, g1 is still full: 20 of 20 '
 
 # a new url for g1: a new group, counted from zero
 configure(3, 'https://x/qr2', "        other  static  o1  url=https://x/o1;");
-ok(reload(3), 'reloaded with a new url for g1');
+ok(reload_to($master, $port, 3), 'reloaded with a new url for g1');
 
 ($groups, $views) = burst(80);
 is($groups->{qr2} // 0, 50, 'with its new url, g1 is answered 50 times again');
@@ -162,7 +135,7 @@ is($groups->{next} // 0, 30, '... and g2 the other 30');
 
 # back to the first url: its count was kept, so g1 is full at once
 configure(4, 'https://x/qr1', '');
-ok(reload(4), 'reloaded with the first url again');
+ok(reload_to($master, $port, 4), 'reloaded with the first url again');
 
 ($groups) = burst(10);
 is($groups->{next} // 0, 10, 'the first url\'s count is still there');

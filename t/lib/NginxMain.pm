@@ -15,7 +15,8 @@ use POSIX ();
 use Time::HiRes qw(sleep);
 
 our @EXPORT = qw(main_prelude base_port write_file slurp wait_for_pid
-                 post_events post_media_info post_side_by_side);
+                 post_events post_media_info post_side_by_side
+                 get_body reload_to);
 
 # the suite's port, as Test::Nginx and the mock take it; a test listens on
 # base_port() + its own offset
@@ -138,6 +139,35 @@ sub post_api {
         return $resp;
     }
     return '';
+}
+
+# a GET's body ('' when none came)
+sub get_body {
+    my ($port, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Timeout => 5) or return '';
+    print $s "GET $path HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $resp = <$s> // '';
+    return $resp =~ /\r\n\r\n(.*)\z/s ? $1 : '';
+}
+
+# a HUP to $master, then wait until every worker answers "location = /gen"
+# with the new configuration's $gen; false when they never do
+sub reload_to {
+    my ($master, $port, $gen) = @_;
+    kill 'HUP', $master or die "HUP: $!";
+
+    for (1 .. 100) {
+        sleep 0.1;
+        my $all = 1;
+        for (1 .. 8) {
+            $all = 0 if get_body($port, '/gen') ne $gen;
+        }
+        return 1 if $all;
+    }
+
+    return 0;
 }
 
 1;
