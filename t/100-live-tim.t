@@ -116,6 +116,11 @@ add_block_preprocessor(sub {
         cs  tim:prod  \@TGS#a;
         cs  tim:prod  \@TGS#gone;
         cs  tim:prod  \@TGS#b;
+
+        cv  tim:prod  \@TGS#a  max_views=2;
+        cv  tim:prod  \@TGS#full;
+        cv  tim:prod  \@TGS#b  threshold=1;
+        cv  static    kf  url=https://kf.example.com/ fallback;
 $::Pool120
     }
 _EOC_
@@ -579,3 +584,36 @@ upbot: tim:prod: the provider refused the call: provider error 10018 "injected e
 ["X-Cache: MISS\nX-Group: \@TGS#a", ("X-Cache: HIT\nX-Group: \@TGS#a") x 2]
 --- no_error_log
 [error]
+
+
+
+=== TEST 36: live rules together: max_views= on a live group, the provider's capacity, a threshold, then the fallback
+--- request eval
+[main::req("cv"), main::req("cv"), main::req("cv"), main::req("cv")]
+--- response_body_like eval
+[qr{"url":"https://join\.example\.com/a"}, qr{"url":"https://join\.example\.com/a"},
+ qr{"url":"https://kf\.example\.com/"}, qr{"url":"https://kf\.example\.com/"}]
+--- response_headers eval
+["X-Group: \@TGS#a", "X-Group: \@TGS#a", "X-Group: kf", "X-Group: kf"]
+
+
+
+=== TEST 37: a sticky visitor on a live pool
+--- http_config
+    upbot_zone  upbot:1m;
+    upbot_sticky  ttl=1h;
+    upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=tim-test-key
+                     location=/_upbot/tim;
+    upbot_tim  dead  sdkappid=1400000000 identifier=admin key=tim-test-key
+                     location=/_upbot/dead;
+    upbot_codes {
+        st  tim:prod  @TGS#a  max_views=2;
+        st  tim:prod  @TGS#b;
+    }
+--- request eval
+[main::req("st", "x"), main::req("st", "x"), main::req("st", "y"),
+ main::req("st", "z"), main::req("st", "x")]
+--- response_headers eval
+["X-Group: \@TGS#a", "X-Group: \@TGS#a", "X-Group: \@TGS#a",
+ "X-Group: \@TGS#b", "X-Group: \@TGS#b"]
