@@ -159,6 +159,9 @@ http {
     upbot_max_string_length  256;
     upbot_max_json_depth     16;
     upbot_max_code_length    64;
+    upbot_sticky             ttl=7d;
+    upbot_attribution        window=30m;
+    upbot_time_offset        +08:00;
     upbot_tim     prod  sdkappid=1400000000 identifier=admin
                         key=$secret{tim_inline} location=/_upbot/tim
                         expire=1d url_field=url;
@@ -174,6 +177,9 @@ http {
         b  static     g1       url=https://x/2 "name=火影 忍者" members=1 max_members=2;
         c  tim:kf     \@TGS#2  media_type=2;
         c  yunxin:sf  1/2      down;
+        e  static     v1       url=https://x/v1 max_views=50 max_scans=9 expires=2030-01-01T00:00:00+08:00;
+        e  static     v2       url=https://x/v2 hours=09:00-22:00 sticky=off;
+        e  static     kf       url=https://x/kf fallback;
         include  \@RUN\@/codes.conf;
     }
     server {
