@@ -34,9 +34,10 @@
 #define NGX_HTTP_UPBOT_PROVIDER_FAILED  1005
 #define NGX_HTTP_UPBOT_STORE_FAILED     1006
 #define NGX_HTTP_UPBOT_BAD_METHOD       1007
+#define NGX_HTTP_UPBOT_TOO_FREQUENT     1008
 
 /* rows of the error table (ngx_http_upbot_respond.c), one per ret above */
-#define NGX_HTTP_UPBOT_NERRORS          8
+#define NGX_HTTP_UPBOT_NERRORS          9
 
 
 #define NGX_HTTP_UPBOT_PICK_FIRST       0
@@ -124,6 +125,14 @@ typedef struct {
     ngx_queue_t                     queue;
     time_t                          warned;      /* "the zone is full" */
 } ngx_http_upbot_visitors_t;
+
+/*
+ * Reads and updates a visitor's value in place, with the zone's mutex held
+ * (ngx_http_upbot_visitor_update()): "value" is not aligned, "found" is 0
+ * for a new entry (its value zeroed); it sets the entry's expiry.
+ */
+typedef ngx_int_t (*ngx_http_upbot_visitor_update_pt)(u_char *value,
+    ngx_uint_t found, time_t *expires, void *data);
 
 
 /* one row of the codes table */
@@ -214,6 +223,11 @@ typedef struct {
     ngx_uint_t                      attribution_line;
     ngx_str_t                       sticky_file; /* where it was said */
     ngx_uint_t                      sticky_line;
+    ngx_uint_t                      limit_rate;  /* 1/1000 r/s, 0: off */
+    ngx_uint_t                      limit_burst; /* 1/1000 requests */
+    ngx_str_t                       limit_text;  /* "rate=.. burst=.." */
+    ngx_str_t                       limit_file;
+    ngx_uint_t                      limit_line;
     ngx_queue_t                     waiting;     /* this worker's look-ups */
     ngx_array_t                     syncers;     /* fsync=on event logs */
     ngx_int_t                       request_id_index;
@@ -409,6 +423,9 @@ ngx_int_t ngx_http_upbot_visitor_get(ngx_http_upbot_main_conf_t *umcf,
     ngx_str_t *key, void *value, size_t size);
 void ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf,
     ngx_str_t *key, void *value, size_t len, time_t expires);
+ngx_int_t ngx_http_upbot_visitor_update(ngx_http_upbot_main_conf_t *umcf,
+    ngx_str_t *key, size_t len, ngx_http_upbot_visitor_update_pt handler,
+    void *data);
 ngx_int_t ngx_http_upbot_visitor_evict(ngx_http_upbot_visitors_t *visitors,
     ngx_slab_pool_t *shpool);
 

@@ -6,16 +6,28 @@
  * checked: look up the code; gather the facts of its pool (static, or a
  * live pool's from ngx_http_upbot_lookup.c); pick a group (the one this
  * visitor was answered before, with upbot_sticky); answer with the group's
- * join url, name and background.
+ * join url, name and background.  A visitor over upbot_limit_visitor is
+ * refused first.
  */
 
 
 #include "ngx_http_upbot.h"
 
 
+/* a visitor's bucket in the zone (upbot_limit_visitor), kind "l" */
+typedef struct {
+    ngx_msec_t                      last;        /* last answered */
+    ngx_uint_t                      excess;      /* 1/1000 requests */
+} ngx_http_upbot_bucket_t;
+
+
 static void ngx_http_upbot_media_info_identify(ngx_http_upbot_ctx_t *ctx);
 static ngx_int_t ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx);
+static ngx_int_t ngx_http_upbot_media_info_limit(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx);
+static ngx_int_t ngx_http_upbot_media_info_leak(u_char *value,
+    ngx_uint_t found, time_t *expires, void *data);
 static void ngx_http_upbot_media_info_looked(ngx_http_request_t *r,
     ngx_int_t rc);
 static ngx_int_t ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
@@ -69,6 +81,26 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
 
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
+
+    /*
+     * The visitor's limit before the code: trying codes one after another,
+     * unknown ones too, is the abuse it is for, and a refusal looks at
+     * nothing else.  A visitor without an openid is not known apart.
+     */
+
+    if (umcf->limit_rate && req->account_info.openid.len) {
+        rc = ngx_http_upbot_media_info_limit(r, ctx);
+
+        if (rc == NGX_BUSY) {
+            return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_TOO_FREQUENT, 0,
+                                       "visitor over upbot_limit_visitor %V",
+                                       &umcf->limit_text);
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     code = ngx_http_upbot_codes_find(umcf, &req->code);
 
@@ -144,6 +176,105 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     }
 
     return ngx_http_upbot_media_info_pick(r, ctx, code, lk->facts, lk);
+}
+
+
+/*
+ * The visitor's bucket, "l" appid "\0" openid, taken a request from:
+ * NGX_BUSY when it is over the limit.  Without room in the zone for it,
+ * the visitor is let through.
+ */
+
+static ngx_int_t
+ngx_http_upbot_media_info_limit(ngx_http_request_t *r,
+    ngx_http_upbot_ctx_t *ctx)
+{
+    u_char                           *p;
+    ngx_int_t                         rc;
+    ngx_str_t                         key;
+    ngx_http_upbot_main_conf_t       *umcf;
+    ngx_http_upbot_media_info_req_t  *req = ctx->req;
+
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
+
+    key.len = 1 + req->account_info.appid.len + 1
+              + req->account_info.openid.len;
+
+    key.data = ngx_pnalloc(r->pool, key.len);
+    if (key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = key.data;
+    *p++ = 'l';
+    p = ngx_cpymem(p, req->account_info.appid.data,
+                   req->account_info.appid.len);
+    *p++ = '\0';
+    ngx_memcpy(p, req->account_info.openid.data,
+               req->account_info.openid.len);
+
+    rc = ngx_http_upbot_visitor_update(umcf, &key,
+                                       sizeof(ngx_http_upbot_bucket_t),
+                                       ngx_http_upbot_media_info_leak, umcf);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "upbot: visitor limit: %i", rc);
+
+    return rc == NGX_BUSY ? NGX_BUSY : NGX_OK;
+}
+
+
+/*
+ * limit_req's leaky bucket, with the zone's mutex held: the bucket drains
+ * at the rate since the last answer and takes 1000 for this one, unless
+ * that would pass the burst; it is forgotten once drained.
+ */
+
+static ngx_int_t
+ngx_http_upbot_media_info_leak(u_char *value, ngx_uint_t found,
+    time_t *expires, void *data)
+{
+    ngx_http_upbot_main_conf_t *umcf = data;
+
+    ngx_int_t                excess;
+    ngx_msec_int_t           ms;
+    ngx_http_upbot_bucket_t  bucket;
+
+    ngx_memcpy(&bucket, value, sizeof(ngx_http_upbot_bucket_t));
+
+    excess = 0;
+
+    if (found) {
+        ms = (ngx_msec_int_t) (ngx_current_msec - bucket.last);
+
+        /* another worker's clock may be a little ahead of this one's */
+
+        if (ms < 0) {
+            ms = 0;
+        }
+
+        excess = (ngx_int_t) bucket.excess
+                 - (ngx_int_t) (umcf->limit_rate * ms / 1000) + 1000;
+
+        if (excess < 0) {
+            excess = 0;
+        }
+
+        if ((ngx_uint_t) excess > umcf->limit_burst) {
+            return NGX_BUSY;
+        }
+    }
+
+    bucket.last = ngx_current_msec;
+    bucket.excess = excess;
+
+    ngx_memcpy(value, &bucket, sizeof(ngx_http_upbot_bucket_t));
+
+    /* a second more for ngx_time()'s whole seconds */
+
+    *expires = ngx_time() + (time_t) (excess / umcf->limit_rate) + 2;
+
+    return NGX_OK;
 }
 
 

@@ -33,6 +33,11 @@ static char *ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_attribution(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_upbot_needs_zone(ngx_conf_t *cf,
+    ngx_http_upbot_main_conf_t *umcf, ngx_uint_t on, const char *what,
+    ngx_str_t *file, ngx_uint_t line);
+static char *ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
@@ -108,6 +113,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
     { ngx_string("upbot_sticky"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_upbot_sticky,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("upbot_limit_visitor"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_upbot_limit_visitor,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -382,6 +394,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     umcf->time_offset = NGX_CONF_UNSET;
     umcf->sticky = NGX_CONF_UNSET;
     umcf->attribution = NGX_CONF_UNSET;
+    umcf->limit_rate = NGX_CONF_UNSET_UINT;
 
     if (ngx_array_init(&umcf->apps, cf->pool, 2, sizeof(ngx_http_upbot_app_t))
         != NGX_OK)
@@ -422,20 +435,27 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(umcf->time_offset, 8 * 3600);   /* +08:00 */
     ngx_conf_init_value(umcf->sticky, 0);
     ngx_conf_init_value(umcf->attribution, 0);
+    ngx_conf_init_uint_value(umcf->limit_rate, 0);
 
-    if (umcf->attribution && umcf->zone == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"upbot_attribution\" needs \"upbot_zone\" to "
-                      "remember the groups shown, in %V:%ui",
-                      &umcf->attribution_file, umcf->attribution_line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (umcf->sticky && umcf->zone == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"upbot_sticky\" needs \"upbot_zone\" to remember "
-                      "visitors, in %V:%ui", &umcf->sticky_file,
-                      umcf->sticky_line);
+    if (ngx_http_upbot_needs_zone(cf, umcf, umcf->sticky != 0,
+                                  "\"upbot_sticky\" needs \"upbot_zone\" to "
+                                  "remember visitors",
+                                  &umcf->sticky_file, umcf->sticky_line)
+        != NGX_OK
+        || ngx_http_upbot_needs_zone(cf, umcf, umcf->attribution != 0,
+                                     "\"upbot_attribution\" needs "
+                                     "\"upbot_zone\" to remember the groups "
+                                     "shown",
+                                     &umcf->attribution_file,
+                                     umcf->attribution_line)
+           != NGX_OK
+        || ngx_http_upbot_needs_zone(cf, umcf, umcf->limit_rate != 0,
+                                     "\"upbot_limit_visitor\" needs "
+                                     "\"upbot_zone\" to count visitors' "
+                                     "requests",
+                                     &umcf->limit_file, umcf->limit_line)
+           != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -676,6 +696,162 @@ ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     umcf->sticky_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "upbot_limit_visitor rate=20r/m [burst=10] | off": GetMediaInfo answers a
+ * visitor at rate, and burst more at once; the rest are refused at once
+ * (limit_req's leaky bucket, as with its nodelay)
+ */
+
+#define NGX_HTTP_UPBOT_LIMIT_MAX  1000000   /* keeps 1/1000ths in range */
+
+static char *
+ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_main_conf_t *umcf = conf;
+
+    u_char      *p;
+    ngx_int_t    rate, burst, scale;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    if (umcf->limit_rate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2
+        && value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0)
+    {
+        umcf->limit_rate = 0;
+        return NGX_CONF_OK;
+    }
+
+    rate = NGX_CONF_UNSET;
+    burst = NGX_CONF_UNSET;
+    scale = 1;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len >= 5 && ngx_strncmp(value[i].data, "rate=", 5) == 0) {
+
+            if (rate != NGX_CONF_UNSET) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" has rate= twice", &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            v.data = value[i].data + 5;
+            v.len = value[i].len - 5;
+
+            if (v.len > 3 && ngx_strncmp(v.data + v.len - 3, "r/s", 3) == 0) {
+                scale = 1;
+
+            } else if (v.len > 3
+                       && ngx_strncmp(v.data + v.len - 3, "r/m", 3) == 0)
+            {
+                scale = 60;
+
+            } else {
+                goto invalid_rate;
+            }
+
+            rate = ngx_atoi(v.data, v.len - 3);
+
+            if (rate == NGX_ERROR || rate == 0
+                || rate > NGX_HTTP_UPBOT_LIMIT_MAX)
+            {
+                goto invalid_rate;
+            }
+
+            continue;
+        }
+
+        if (value[i].len >= 6 && ngx_strncmp(value[i].data, "burst=", 6) == 0)
+        {
+            if (burst != NGX_CONF_UNSET) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\" has burst= twice", &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
+
+            if (burst == NGX_ERROR || burst > NGX_HTTP_UPBOT_LIMIT_MAX) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid burst \"%V\" in \"%V\", expected "
+                                   "burst=N, N from 0 to %d", &value[i],
+                                   &cmd->name, NGX_HTTP_UPBOT_LIMIT_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_http_upbot_conf_unplaced(cf,
+                                     "rate=Nr/s, rate=Nr/m, burst=N or off",
+                                     "invalid parameter %ui of \"%V\"",
+                                     i, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rate == NGX_CONF_UNSET) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs rate=Nr/s or rate=Nr/m",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (burst == NGX_CONF_UNSET) {
+        burst = 0;
+    }
+
+    /* the reason of a refusal names it, $upbot_error */
+
+    p = ngx_pnalloc(cf->pool, sizeof("rate=r/m burst=") - 1
+                              + 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    umcf->limit_text.data = p;
+    umcf->limit_text.len = ngx_sprintf(p, "rate=%i%s burst=%i", rate,
+                                       scale == 1 ? "r/s" : "r/m", burst)
+                           - p;
+
+    umcf->limit_rate = rate * 1000 / scale;
+    umcf->limit_burst = burst * 1000;
+    umcf->limit_file = cf->conf_file->file.name;
+    umcf->limit_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+
+invalid_rate:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid rate \"%V\" in \"%V\", expected rate=Nr/s or "
+                       "rate=Nr/m, N from 1 to %d", &value[i], &cmd->name,
+                       NGX_HTTP_UPBOT_LIMIT_MAX);
+    return NGX_CONF_ERROR;
+}
+
+
+/* a directive that keeps what it knows in the zone, said without one */
+
+static ngx_int_t
+ngx_http_upbot_needs_zone(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
+    ngx_uint_t on, const char *what, ngx_str_t *file, ngx_uint_t line)
+{
+    if (on && umcf->zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s, in %V:%ui", what, file,
+                      line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -39,6 +39,8 @@ static ngx_http_upbot_error_t  ngx_http_upbot_errors[] = {
       ngx_string("服务繁忙，请稍后再试") },
     { NGX_HTTP_UPBOT_BAD_METHOD, NGX_HTTP_NOT_ALLOWED,
       ngx_string("请求方法或类型错误") },
+    { NGX_HTTP_UPBOT_TOO_FREQUENT, NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_string("请求过于频繁，请稍后再试") },
 };
 
 

@@ -3,11 +3,12 @@
  * Copyright (C) 2026, the upbot authors
  *
  * What the zone remembers of visitors, for a while: the group a visitor
- * was answered (stickiness), the group a trace id was shown (attribution).  An entry is a key (its kind first) and a
- * small value, with the time it expires.  Entries are the first to go
- * when the zone is full (ngx_http_upbot_cache.c evicts the least recently
- * used of them before any group's facts, and never a tally), with one
- * warning a minute at most.
+ * was answered (stickiness), the group a trace id was shown (attribution),
+ * a visitor's bucket (upbot_limit_visitor).  An entry is a key (its kind
+ * first) and a small value, with the time it expires.  Entries are the
+ * first to go when the zone is full (ngx_http_upbot_cache.c evicts the
+ * least recently used of them before any group's facts, and never a
+ * tally), with one warning a minute at most.
  */
 
 
@@ -16,6 +17,10 @@
 
 static ngx_http_upbot_visitor_t *ngx_http_upbot_visitor_find(
     ngx_http_upbot_visitors_t *visitors, ngx_str_t *key, uint32_t hash);
+static ngx_http_upbot_visitor_t *ngx_http_upbot_visitor_take(
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_visitors_t *visitors,
+    ngx_slab_pool_t *shpool, ngx_http_upbot_visitor_t *vn, ngx_str_t *key,
+    uint32_t hash, size_t len);
 static void ngx_http_upbot_visitor_delete(ngx_http_upbot_visitors_t *visitors,
     ngx_slab_pool_t *shpool, ngx_http_upbot_visitor_t *vn);
 
@@ -100,29 +105,11 @@ ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
 
     vn = ngx_http_upbot_visitor_find(visitors, key, hash);
 
-    if (vn && vn->len == len) {
-        ngx_queue_remove(&vn->queue);
-
-    } else {
-        if (vn) {
-            ngx_http_upbot_visitor_delete(visitors, shpool, vn);
-        }
-
-        vn = ngx_http_upbot_cache_alloc_locked(umcf,
-                 offsetof(ngx_http_upbot_visitor_t, data) + key->len + len);
-
-        if (vn == NULL) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return;
-        }
-
-        vn->sn.node.key = hash;
-        vn->sn.str.data = vn->data;
-        vn->sn.str.len = key->len;
-        vn->len = (u_short) len;
-        ngx_memcpy(vn->data, key->data, key->len);
-
-        ngx_rbtree_insert(&visitors->rbtree, &vn->sn.node);
+    vn = ngx_http_upbot_visitor_take(umcf, visitors, shpool, vn, key, hash,
+                                     len);
+    if (vn == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return;
     }
 
     vn->expires = expires;
@@ -131,6 +118,63 @@ ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
     ngx_queue_insert_head(&visitors->queue, &vn->queue);
 
     ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
+/*
+ * Read and update the value under "key" (of "len" bytes) in one hold of
+ * the zone's mutex, so that workers cannot both act on what they read: an
+ * exact limit needs it.  The handler's answer, or NGX_DECLINED when the
+ * zone has no room even after evicting (the handler is not called).
+ */
+
+ngx_int_t
+ngx_http_upbot_visitor_update(ngx_http_upbot_main_conf_t *umcf,
+    ngx_str_t *key, size_t len, ngx_http_upbot_visitor_update_pt handler,
+    void *data)
+{
+    time_t                      expires;
+    uint32_t                    hash;
+    ngx_int_t                   rc;
+    ngx_uint_t                  found;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_upbot_visitor_t   *vn;
+    ngx_http_upbot_visitors_t  *visitors;
+
+    hash = ngx_crc32_long(key->data, key->len);
+
+    visitors = ngx_http_upbot_cache_visitors(umcf, &shpool);
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    vn = ngx_http_upbot_visitor_find(visitors, key, hash);
+
+    /* one that ran out is as good as none, its memory used again */
+
+    found = vn && vn->len == len && vn->expires > ngx_time();
+
+    vn = ngx_http_upbot_visitor_take(umcf, visitors, shpool, vn, key, hash,
+                                     len);
+    if (vn == NULL) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    expires = found ? vn->expires : 0;
+
+    if (!found) {
+        ngx_memzero(vn->data + key->len, len);
+    }
+
+    rc = handler(vn->data + key->len, found, &expires, data);
+
+    vn->expires = expires;
+
+    ngx_queue_insert_head(&visitors->queue, &vn->queue);
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
 }
 
 
@@ -162,9 +206,9 @@ ngx_http_upbot_visitor_evict(ngx_http_upbot_visitors_t *visitors,
         visitors->warned = now;
 
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "upbot_zone is full: visitors' entries (stickiness) "
-                      "are evicted before they expire; a larger zone "
-                      "keeps them");
+                      "upbot_zone is full: visitors' entries (stickiness, "
+                      "attribution, upbot_limit_visitor) are evicted "
+                      "before they expire; a larger zone keeps them");
     }
 
     ngx_http_upbot_visitor_delete(visitors, shpool, vn);
@@ -179,6 +223,45 @@ ngx_http_upbot_visitor_find(ngx_http_upbot_visitors_t *visitors,
 {
     return (ngx_http_upbot_visitor_t *)
                ngx_str_rbtree_lookup(&visitors->rbtree, key, hash);
+}
+
+
+/*
+ * The entry "vn" (found, or NULL) for a value of "len" bytes: itself when
+ * the length is the same, else a new one in the tree.  Out of the queue
+ * either way; NULL when the zone has no room.  With the mutex held.
+ */
+
+static ngx_http_upbot_visitor_t *
+ngx_http_upbot_visitor_take(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_visitors_t *visitors, ngx_slab_pool_t *shpool,
+    ngx_http_upbot_visitor_t *vn, ngx_str_t *key, uint32_t hash, size_t len)
+{
+    if (vn && vn->len == len) {
+        ngx_queue_remove(&vn->queue);
+        return vn;
+    }
+
+    if (vn) {
+        ngx_http_upbot_visitor_delete(visitors, shpool, vn);
+    }
+
+    vn = ngx_http_upbot_cache_alloc_locked(umcf,
+             offsetof(ngx_http_upbot_visitor_t, data) + key->len + len);
+
+    if (vn == NULL) {
+        return NULL;
+    }
+
+    vn->sn.node.key = hash;
+    vn->sn.str.data = vn->data;
+    vn->sn.str.len = key->len;
+    vn->len = (u_short) len;
+    ngx_memcpy(vn->data, key->data, key->len);
+
+    ngx_rbtree_insert(&visitors->rbtree, &vn->sn.node);
+
+    return vn;
 }
 
 

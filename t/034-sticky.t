@@ -4,18 +4,10 @@
 # is not kept; sticky=off on a row turns it off for the code.
 
 use lib 't/lib';
-use MediaInfo qw(req ans);
+use MediaInfo qw(req ans visit);
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
-
-# a GetMediaInfo of visitor $openid of app $appid
-sub visit {
-    my ($code, $openid, $appid) = @_;
-    my $r = main::req($code, $openid);
-    $r =~ s/"appid":"a"/"appid":"$appid"/ if defined $appid;
-    return $r;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;

@@ -467,7 +467,8 @@ my $method = "请求方法或类型错误";
 my %table = (0    => ['', 200],        1001 => [$bad, 400, 413],
              1002 => ['鉴权失败', 401], 1003 => ['活码不存在', 404],
              1004 => ['群已满', 409],   1005 => [$busy, 502, 504],
-             1006 => [$busy, 503],      1007 => [$method, 405, 415]);
+             1006 => [$busy, 503],      1007 => [$method, 405, 415],
+             1008 => ['请求过于频繁，请稍后再试', 429]);
 
 # the ret of a complete answer that is a row of the error table (with the
 # right HTTP status, msg and content type), else undef

@@ -5,6 +5,7 @@
 #     --- request eval
 #     main::req("code")                       # POST /m, openid "o"
 #     main::req("code", "openid-1", "/spread")
+#     main::visit("code", "A", "app2")        # openid "A" of appid "app2"
 #     --- response_body eval
 #     main::ans("https://x/url")              # name and background ""
 
@@ -15,7 +16,7 @@ use warnings;
 
 use Exporter 'import';
 
-our @EXPORT_OK = qw(req ans);
+our @EXPORT_OK = qw(req ans visit);
 
 sub req {
     my ($code, $openid, $where) = @_;
@@ -24,6 +25,15 @@ sub req {
     return "POST $where\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
            . "\"openid\":\"$openid\"},\"media_type\":2,\"code\":\"$code\","
            . "\"trace_id\":\"t\"}";
+}
+
+# a GetMediaInfo of visitor $openid of app $appid (t/034-sticky.t,
+# t/035-visitor-limit.t)
+sub visit {
+    my ($code, $openid, $appid) = @_;
+    my $r = req($code, $openid);
+    $r =~ s/"appid":"a"/"appid":"$appid"/ if defined $appid;
+    return $r;
 }
 
 sub ans {
