@@ -15,8 +15,17 @@
 #include "ngx_http_upbot.h"
 
 
+typedef struct {
+    void                           *value;
+    size_t                          len;
+    time_t                          expires;
+} ngx_http_upbot_visitor_value_t;
+
+
 static ngx_http_upbot_visitor_t *ngx_http_upbot_visitor_find(
     ngx_http_upbot_visitors_t *visitors, ngx_str_t *key, uint32_t hash);
+static ngx_int_t ngx_http_upbot_visitor_set(u_char *value, ngx_uint_t found,
+    time_t *expires, void *data);
 static ngx_http_upbot_visitor_t *ngx_http_upbot_visitor_take(
     ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_visitors_t *visitors,
     ngx_slab_pool_t *shpool, ngx_http_upbot_visitor_t *vn, ngx_str_t *key,
@@ -92,32 +101,27 @@ void
 ngx_http_upbot_visitor_put(ngx_http_upbot_main_conf_t *umcf, ngx_str_t *key,
     void *value, size_t len, time_t expires)
 {
-    uint32_t                    hash;
-    ngx_slab_pool_t            *shpool;
-    ngx_http_upbot_visitor_t   *vn;
-    ngx_http_upbot_visitors_t  *visitors;
+    ngx_http_upbot_visitor_value_t  put;
 
-    hash = ngx_crc32_long(key->data, key->len);
+    put.value = value;
+    put.len = len;
+    put.expires = expires;
 
-    visitors = ngx_http_upbot_cache_visitors(umcf, &shpool);
+    (void) ngx_http_upbot_visitor_update(umcf, key, len,
+                                         ngx_http_upbot_visitor_set, &put);
+}
 
-    ngx_shmtx_lock(&shpool->mutex);
 
-    vn = ngx_http_upbot_visitor_find(visitors, key, hash);
+static ngx_int_t
+ngx_http_upbot_visitor_set(u_char *value, ngx_uint_t found, time_t *expires,
+    void *data)
+{
+    ngx_http_upbot_visitor_value_t  *put = data;
 
-    vn = ngx_http_upbot_visitor_take(umcf, visitors, shpool, vn, key, hash,
-                                     len);
-    if (vn == NULL) {
-        ngx_shmtx_unlock(&shpool->mutex);
-        return;
-    }
+    ngx_memcpy(value, put->value, put->len);
+    *expires = put->expires;
 
-    vn->expires = expires;
-    ngx_memcpy(vn->data + key->len, value, len);
-
-    ngx_queue_insert_head(&visitors->queue, &vn->queue);
-
-    ngx_shmtx_unlock(&shpool->mutex);
+    return NGX_OK;
 }
 
 
