@@ -4,8 +4,9 @@
 # recipe, paths moved under t/servroot-rsyslog and the Kafka action (between
 # its BEGIN/END kafka markers) swapped for a file, while clients post batches
 # to nginx, the log is rotated with conf-examples/upbot-events-rotate.sh and
-# rsyslogd is restarted once.  A plain Test::More test: Test::Nginx's data
-# format has no concurrent clients.
+# rsyslogd is restarted (again, until a restart finds lines to save).  A
+# plain Test::More test: Test::Nginx's data format has no concurrent
+# clients.
 
 use strict;
 use warnings;
@@ -205,8 +206,10 @@ for my $client (1 .. $clients) {
     push @kids, [$pid, $r];
 }
 
-# rotate once a second, and restart rsyslogd between the second and
-# third rotation; then let the clients finish
+# rotate once a second, and restart rsyslogd after the second rotation;
+# again after the next ones while no restart has found lines in the queue
+# to save (the queue's worker may just have taken them all: a slower nginx,
+# as a sanitized one, sends fewer); then let the clients finish
 
 my ($rotated, $restarted) = (0, 0);
 my $load = time;
@@ -220,7 +223,7 @@ while ($rotated < $rotations) {
     my $rc = system('sh', $rotate, "$root/logs/events.jsonl",
                     "$root/logs/nginx.pid");
     is($rc, 0, 'rotation ' . ++$rotated . ' under load');
-    if ($rotated == 2) {
+    if ($rotated >= 2 && !saved_lines()) {
         stop_rsyslog();
         start_rsyslog();
         $restarted++;
@@ -252,7 +255,7 @@ is($failed // 0, 0, 'every batch answered ret 0');
 is(scalar keys %acked, $batches, "every batch acknowledged ($batches)");
 cmp_ok($batches, '>=', $clients * $requests, '... at least as many as planned');
 is($rotated, $rotations, "$rotations rotations under load");
-is($restarted, 1, 'rsyslogd restarted under load');
+cmp_ok($restarted, '>=', 1, 'rsyslogd restarted under load');
 
 # what nginx stored: the live file and the archives
 
@@ -344,16 +347,15 @@ my @alerts = grep { /\[(alert|crit|emerg)\]/ }
              split /\n/, slurp("$root/logs/error.log");
 is(scalar @alerts, 0, 'no alert in the error log') or diag(@alerts);
 
-my ($saved) = slurp("$root/logs/rsyslogd.out")
-              =~ /queue holds (\d+) messages after shutdown/;
-cmp_ok($saved // 0, '>', 0, 'the restart saved the lines in the queue to disk');
+my $saved = saved_lines();
+cmp_ok($saved, '>', 0, 'a restart saved the lines in the queue to disk');
 
 note(sprintf "%d events in %d batches from %d clients, %d rotations, "
-     . "1 restart of rsyslogd (its queue saved %d lines to disk); "
+     . "%d restarts of rsyslogd (the queue saved %d lines to disk); "
      . "%d lines shipped; sending took %.1f s, "
      . "delivery after the last answer %.1f s, %.1f s in all",
      $items * keys %acked, scalar keys %acked, $clients,
-     $rotated, $saved // 0, scalar @shipped, $sent, $delivery,
+     $rotated, $restarted, $saved, scalar @shipped, $sent, $delivery,
      time - $started);
 
 done_testing();
@@ -380,6 +382,14 @@ sub start_rsyslog {
     $rsyslog_pid = $pid;
     wait_for_pid("$root/logs/rsyslogd.pid");
     ok(kill(0, $pid), 'rsyslogd runs');
+}
+
+# the lines the restarts so far found in the queue and saved to disk
+sub saved_lines {
+    my $saved = 0;
+    $saved += $_ for slurp("$root/logs/rsyslogd.out")
+                     =~ /queue holds (\d+) messages after shutdown/g;
+    return $saved;
 }
 
 sub stop_rsyslog {
