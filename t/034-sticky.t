@@ -117,11 +117,11 @@ __DATA__
 
 
 
-=== TEST 6: a short ttl: the group is kept within it
+=== TEST 6: a ttl in seconds: the group is kept within it
 --- http_config
     upbot_auth_tokens  $TEST_NGINX_SERVER_ROOT/html/tokens;
     upbot_zone         upbot:1m;
-    upbot_sticky       ttl=1s;
+    upbot_sticky       ttl=60s;
     upbot_codes {
         ttl  static  g1  url=https://x/ttl1 max_views=2;
         ttl  static  g2  url=https://x/ttl2;
