@@ -37,6 +37,9 @@ static ngx_int_t ngx_http_upbot_media_info_choose(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n,
     ngx_http_upbot_picked_e *picked, ngx_uint_t *views);
+static ngx_uint_t ngx_http_upbot_media_info_sticky(
+    ngx_http_upbot_main_conf_t *umcf, ngx_http_upbot_code_t *code,
+    ngx_http_upbot_media_info_req_t *req);
 static ngx_int_t ngx_http_upbot_media_info_sticky_key(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_str_t *key);
 static ngx_int_t ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
@@ -69,7 +72,6 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx)
 {
     ngx_int_t                         rc, i;
-    ngx_str_t                         key;
     ngx_uint_t                        n, views, all;
     ngx_http_upbot_code_t            *code;
     ngx_http_upbot_picked_e           picked;
@@ -128,8 +130,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
      */
 
     all = ulcf->pick != NGX_HTTP_UPBOT_PICK_FIRST
-          || ngx_http_upbot_media_info_sticky_key(r, ctx, code, &key)
-             == NGX_OK;
+          || ngx_http_upbot_media_info_sticky(umcf, code, req);
 
     if (ngx_http_upbot_lookup_view(r, code, all, &facts, &n) == NGX_OK) {
 
@@ -435,6 +436,17 @@ ngx_http_upbot_media_info_choose(ngx_http_request_t *r,
  * openid; NGX_DECLINED when stickiness is off or the visitor unknown.
  */
 
+/* whether stickiness is on for the code, and the visitor known */
+
+static ngx_uint_t
+ngx_http_upbot_media_info_sticky(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_code_t *code, ngx_http_upbot_media_info_req_t *req)
+{
+    return umcf->sticky && !code->sticky_off
+           && req->account_info.openid.len;
+}
+
+
 static ngx_int_t
 ngx_http_upbot_media_info_sticky_key(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_http_upbot_code_t *code, ngx_str_t *key)
@@ -445,9 +457,7 @@ ngx_http_upbot_media_info_sticky_key(ngx_http_request_t *r,
 
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
 
-    if (umcf->sticky == 0 || code->sticky_off
-        || req->account_info.openid.len == 0)
-    {
+    if (!ngx_http_upbot_media_info_sticky(umcf, code, req)) {
         return NGX_DECLINED;
     }
 
