@@ -25,6 +25,9 @@
 #include "ngx_http_upbot_provider.h"
 
 
+#define NGX_HTTP_UPBOT_VERSION         "0.1.0"
+
+
 /* the "ret" values of the API; see the error table in README.md */
 #define NGX_HTTP_UPBOT_OK               0
 #define NGX_HTTP_UPBOT_BAD_REQUEST      1001
@@ -53,12 +56,29 @@ typedef enum {
     ngx_http_upbot_picked_exhausted   /* nothing usable: 1004 or 1005 */
 } ngx_http_upbot_picked_e;
 
+#define NGX_HTTP_UPBOT_PICKS            6
+
+/* what a group of a pool is now (ngx_http_upbot_group_state()) */
+typedef enum {
+    ngx_http_upbot_state_usable = 0,
+    ngx_http_upbot_state_full,        /* members, max_views=, max_scans= */
+    ngx_http_upbot_state_down,
+    ngx_http_upbot_state_expired,
+    ngx_http_upbot_state_closed,      /* outside its hours= */
+    ngx_http_upbot_state_unknown,     /* no facts at hand */
+    ngx_http_upbot_state_gone         /* the provider says so */
+} ngx_http_upbot_state_e;
+
+#define NGX_HTTP_UPBOT_STATES           7
+
 /* $upbot_cache_status */
 #define NGX_HTTP_UPBOT_CACHE_NONE       0    /* static groups only */
 #define NGX_HTTP_UPBOT_CACHE_HIT        1
 #define NGX_HTTP_UPBOT_CACHE_MISS       2
 #define NGX_HTTP_UPBOT_CACHE_STALE      3
 #define NGX_HTTP_UPBOT_CACHE_UPDATING   4
+#define NGX_HTTP_UPBOT_CACHE_EXPIRED    5    /* fetched: its facts too old */
+#define NGX_HTTP_UPBOT_CACHE_STATUSES   6
 
 #define NGX_HTTP_UPBOT_CODE_HARD_MAX    255
 
@@ -80,6 +100,73 @@ typedef struct {
 } ngx_http_upbot_facts_t;
 
 
+/*
+ * Counters in the zone (ngx_http_upbot_metrics.c), one view for all
+ * workers, kept across reloads.  A histogram counts each observation in
+ * its bucket only: the scrape makes them cumulative.
+ */
+#define NGX_HTTP_UPBOT_BUCKETS          13   /* 1 ms .. 10 s, +Inf */
+#define NGX_HTTP_UPBOT_APIS             2
+#define NGX_HTTP_UPBOT_EVENT_KINDS      4    /* the seeds' three, other */
+#define NGX_HTTP_UPBOT_OUTCOMES         7    /* of a provider call */
+#define NGX_HTTP_UPBOT_APP_ERRORS       8    /* provider codes told apart */
+#define NGX_HTTP_UPBOT_STEPS            4    /* of a code's funnel */
+
+typedef struct {
+    ngx_atomic_t                    bucket[NGX_HTTP_UPBOT_BUCKETS];
+    ngx_atomic_t                    sum;         /* milliseconds */
+} ngx_http_upbot_histogram_t;
+
+typedef struct {
+    /* by API and ret (error table row), the last: no answer was made */
+    ngx_atomic_t                    requests[NGX_HTTP_UPBOT_APIS]
+                                            [NGX_HTTP_UPBOT_NERRORS + 1];
+    ngx_http_upbot_histogram_t      duration[NGX_HTTP_UPBOT_APIS];
+    ngx_atomic_t                    cache[NGX_HTTP_UPBOT_CACHE_STATUSES];
+    ngx_atomic_t                    picks[NGX_HTTP_UPBOT_PICKS];
+    ngx_atomic_t                    events[NGX_HTTP_UPBOT_EVENT_KINDS];
+    ngx_atomic_t                    event_log_bytes;
+    ngx_atomic_t                    event_log_errors;
+    ngx_atomic_t                    funnel_dropped;
+    size_t                          funnel_bytes;   /* with the mutex */
+    time_t                          funnel_warned;
+    ngx_rbtree_t                    apps;        /* app_metrics_t */
+    ngx_rbtree_node_t               apps_sentinel;
+    ngx_rbtree_t                    funnels;     /* funnel_t */
+    ngx_rbtree_node_t               funnels_sentinel;
+} ngx_http_upbot_metrics_t;
+
+/* an app's calls, by name ("tim:prod"); made at load, never evicted */
+typedef struct {
+    ngx_str_node_t                  sn;
+    ngx_atomic_t                    calls[NGX_HTTP_UPBOT_OUTCOMES];
+    ngx_http_upbot_histogram_t      duration;
+    ngx_atomic_t                    ok;          /* groups: facts */
+    ngx_atomic_t                    gone;
+    ngx_atomic_t                    missing;     /* not in the answer */
+    ngx_atomic_t                    error[NGX_HTTP_UPBOT_APP_ERRORS];
+    ngx_atomic_t                    errors[NGX_HTTP_UPBOT_APP_ERRORS];
+    ngx_atomic_t                    other_errors;
+    u_char                          data[1];
+} ngx_http_upbot_app_metrics_t;
+
+/*
+ * A code's funnel (answers, exposures, long-presses, jumps): a slot per
+ * group of its pool when it was made, named by the group's ident, and
+ * slot 0 for events tied to no group.  Made at its first count.
+ */
+typedef struct {
+    uint32_t                        ident;
+    ngx_atomic_t                    steps[NGX_HTTP_UPBOT_STEPS];
+} ngx_http_upbot_funnel_slot_t;
+
+typedef struct {
+    ngx_str_node_t                  sn;          /* the code */
+    ngx_uint_t                      nslots;
+    ngx_http_upbot_funnel_slot_t    slots[1];    /* then the code */
+} ngx_http_upbot_funnel_t;
+
+
 /* an app of a provider: "upbot_tim NAME ..." or "upbot_yunxin NAME ..." */
 struct ngx_http_upbot_app_s {
     ngx_str_t                       name;        /* "tim:prod", as in rows */
@@ -90,6 +177,7 @@ struct ngx_http_upbot_app_s {
     ngx_str_t                       secret;      /* key or AppSecret */
     ngx_str_t                       url_field;   /* custom field with url */
     ngx_msec_t                      timeout;     /* a call's deadline */
+    ngx_http_upbot_app_metrics_t   *metrics;     /* in the zone, or NULL */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
 };
@@ -184,7 +272,10 @@ struct ngx_http_upbot_code_s {
     ngx_uint_t                      ngroups;
     ngx_uint_t                      live;        /* groups from providers */
     ngx_uint_t                      sticky_off;  /* "sticky=off" on a row */
+    ngx_uint_t                      metrics;     /* "metrics" on a row */
     ngx_http_upbot_view_t          *view;        /* live pools, per worker */
+    ngx_http_upbot_funnel_t        *funnel;      /* in the zone, per worker */
+    time_t                          funnel_retry; /* no room for it: when */
 };
 
 
@@ -212,6 +303,10 @@ typedef struct {
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
     ngx_array_t                     callers;     /* ngx_http_upbot_caller_t */
     ngx_shm_zone_t                 *zone;        /* the facts cache */
+    ngx_http_upbot_metrics_t       *metrics;     /* in the zone, or NULL */
+    ngx_array_t                     flagged;     /* codes with "metrics" */
+    ngx_str_t                       shown_file;  /* upbot_metrics or */
+    ngx_uint_t                      shown_line;  /*   upbot_status */
     ngx_msec_t                      ttl;
     ngx_msec_t                      stale;
     ngx_msec_t                      lock_timeout;
@@ -284,6 +379,7 @@ typedef struct {
 
 struct ngx_http_upbot_api_s {
     ngx_str_t                       name;
+    ngx_uint_t                      index;       /* in the metrics */
     const ngx_http_upbot_shape_t   *shape;
     size_t                          req_size;
     ngx_uint_t                      needs_event_log;
@@ -308,6 +404,7 @@ typedef struct {
     unsigned                        claimed:1;   /* the caller fetches it */
     unsigned                        busy:1;      /* another fetches it */
     unsigned                        failed:1;    /* lately, see "retry" */
+    unsigned                        expired:1;   /* known, past "stale" */
 } ngx_http_upbot_cached_t;
 
 
@@ -349,6 +446,7 @@ struct ngx_http_upbot_lookup_s {
     ngx_msec_t                      lock_until;  /* the earliest busy lock */
     ngx_atomic_uint_t               changes;     /* the zone's, when looked */
     unsigned                        called:1;    /* made provider calls */
+    unsigned                        expired:1;   /* of facts past "stale" */
     unsigned                        waited:1;    /* for another's */
     unsigned                        blocked:1;
     unsigned                        failed:1;
@@ -414,6 +512,11 @@ void *ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
     size_t size);
 ngx_http_upbot_visitors_t *ngx_http_upbot_cache_visitors(
     ngx_http_upbot_main_conf_t *umcf, ngx_slab_pool_t **shpool);
+void ngx_http_upbot_cache_peek(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts,
+    ngx_msec_int_t *age);
+void ngx_http_upbot_cache_usage(ngx_http_upbot_main_conf_t *umcf,
+    size_t *used, size_t *size);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
 
@@ -440,6 +543,84 @@ ngx_int_t ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
     ngx_rbtree_t *tree);
 ngx_uint_t ngx_http_upbot_tally_view(ngx_http_upbot_group_t *group);
 
+/* metrics: counted in the zone */
+typedef enum {
+    ngx_http_upbot_call_ok = 0,
+    ngx_http_upbot_call_refused,      /* the provider's error for all */
+    ngx_http_upbot_call_invalid,      /* not understood */
+    ngx_http_upbot_call_too_big,
+    ngx_http_upbot_call_http,         /* an HTTP status not 200 */
+    ngx_http_upbot_call_failed,       /* no answer */
+    ngx_http_upbot_call_timeout       /* given up at timeout= */
+} ngx_http_upbot_outcome_e;
+
+/* what a call's answer said of a group */
+#define NGX_HTTP_UPBOT_GROUP_OK         0
+#define NGX_HTTP_UPBOT_GROUP_GONE       1
+#define NGX_HTTP_UPBOT_GROUP_MISSING    2
+#define NGX_HTTP_UPBOT_GROUP_ERROR      3    /* the provider's code */
+
+#define NGX_HTTP_UPBOT_STEP_ANSWER      0
+#define NGX_HTTP_UPBOT_STEP_EXPOSURE    1
+#define NGX_HTTP_UPBOT_STEP_LONG_PRESS  2
+#define NGX_HTTP_UPBOT_STEP_JUMP        3
+
+void ngx_http_upbot_metrics_zone(ngx_http_upbot_metrics_t *m);
+ngx_int_t ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_metrics_t *m);
+ngx_int_t ngx_http_upbot_metrics_init(ngx_conf_t *cf);
+void ngx_http_upbot_metrics_call(ngx_http_upbot_call_t *call,
+    ngx_http_upbot_outcome_e outcome);
+void ngx_http_upbot_metrics_groups(ngx_http_upbot_app_t *app,
+    ngx_uint_t result, ngx_int_t error, ngx_uint_t n);
+void ngx_http_upbot_metrics_event_log(ngx_http_request_t *r, size_t bytes,
+    ngx_uint_t failed);
+void ngx_http_upbot_metrics_events(ngx_http_request_t *r,
+    ngx_http_upbot_media_event_req_t *req);
+void ngx_http_upbot_funnel_count(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_code_t *code, ngx_http_upbot_group_t *group,
+    ngx_uint_t step);
+ngx_http_upbot_funnel_t *ngx_http_upbot_funnel_find(
+    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code);
+ngx_str_t *ngx_http_upbot_step_name(ngx_uint_t step);
+ngx_str_t *ngx_http_upbot_outcome_name(ngx_http_upbot_outcome_e outcome);
+ngx_str_t *ngx_http_upbot_event_kind_name(ngx_uint_t kind);
+ngx_str_t *ngx_http_upbot_cache_status_name(ngx_uint_t status);
+ngx_uint_t ngx_http_upbot_bucket_ms(ngx_uint_t i);
+
+void ngx_http_upbot_groups_now(ngx_http_upbot_main_conf_t *umcf,
+    ngx_uint_t *states, ngx_uint_t *expiring);
+ngx_str_t *ngx_http_upbot_funnel_group(ngx_http_upbot_code_t *code,
+    ngx_http_upbot_funnel_t *f, ngx_uint_t slot);
+
+/* scrape: upbot_metrics */
+ngx_int_t ngx_http_upbot_scrape_handler(ngx_http_request_t *r);
+
+/* out: the answers of upbot_metrics and upbot_status, as they grow */
+typedef struct {
+    ngx_http_request_t             *r;
+    ngx_pool_t                     *pool;
+    ngx_chain_t                    *first;
+    ngx_chain_t                   **last;
+    ngx_buf_t                      *buf;         /* being written */
+    size_t                          size;
+} ngx_http_upbot_out_t;
+
+ngx_int_t ngx_http_upbot_out_init(ngx_http_request_t *r,
+    ngx_http_upbot_out_t *out);
+ngx_int_t ngx_http_upbot_out_printf(ngx_http_upbot_out_t *out,
+    const char *fmt, ...);
+ngx_int_t ngx_http_upbot_out_str(ngx_http_upbot_out_t *out, const char *s);
+ngx_int_t ngx_http_upbot_out_bytes(ngx_http_upbot_out_t *out, u_char *s,
+    size_t len);
+ngx_int_t ngx_http_upbot_out_label(ngx_http_upbot_out_t *out,
+    ngx_str_t *value);
+ngx_int_t ngx_http_upbot_out_json(ngx_http_upbot_out_t *out,
+    ngx_str_t *value);
+u_char *ngx_http_upbot_label_escape(u_char *p, ngx_str_t *value);
+ngx_int_t ngx_http_upbot_out_send(ngx_http_upbot_out_t *out,
+    ngx_str_t *type);
+
 /* look-up of a live pool */
 ngx_int_t ngx_http_upbot_lookup_view(ngx_http_request_t *r,
     ngx_http_upbot_code_t *code, ngx_uint_t all,
@@ -457,6 +638,10 @@ ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
     ngx_http_upbot_fetch_pt handler, ngx_uint_t background);
 
 /* pick */
+ngx_http_upbot_state_e ngx_http_upbot_group_state(
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts, time_t now,
+    ngx_int_t offset);
+ngx_str_t *ngx_http_upbot_state_name(ngx_http_upbot_state_e state);
 ngx_int_t ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset);
 ngx_int_t ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,

@@ -43,6 +43,7 @@ typedef struct {
     ngx_rbtree_t                    tallies;     /* ngx_http_upbot_tally_t */
     ngx_rbtree_node_t               tallies_sentinel;
     ngx_http_upbot_visitors_t       visitors;
+    ngx_http_upbot_metrics_t        metrics;
 } ngx_http_upbot_cache_shctx_t;
 
 
@@ -254,6 +255,8 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_http_upbot_visitors_init(&cache->sh->visitors);
 
+    ngx_http_upbot_metrics_zone(&cache->sh->metrics);
+
     cache->sh->changes = 0;
 
     len = sizeof(" in upbot_zone \"\"") + shm_zone->shm.name.len;
@@ -274,8 +277,9 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * The tallies of the configuration being loaded: found, or made, in the
- * master, while the workers of the last one may be using the zone.
+ * The tallies and the apps' counters of the configuration being loaded:
+ * found, or made, in the master, while the workers of the last one may be
+ * using the zone.
  */
 
 static ngx_int_t
@@ -286,6 +290,10 @@ ngx_http_upbot_cache_tallies(ngx_http_upbot_cache_ctx_t *cache)
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     rc = ngx_http_upbot_tally_init(cache->umcf, &cache->sh->tallies);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_upbot_metrics_attach(cache->umcf, &cache->sh->metrics);
+    }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
@@ -375,6 +383,9 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 
             } else if (age < umcf->ttl + umcf->stale) {
                 cached->state = NGX_HTTP_UPBOT_FACTS_STALE;
+
+            } else {
+                cached->expired = 1;
             }
         }
 
@@ -438,6 +449,56 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
 
         cached->claimed = 1;
     }
+}
+
+
+/*
+ * The numbers of what the cache knows of a group, within "stale", for the
+ * metrics and the status page: no strings copied, nothing claimed, its
+ * place in the LRU kept.  Between ngx_http_upbot_cache_begin() and _end().
+ * *age: in ms since the facts came, or -1.
+ */
+
+void
+ngx_http_upbot_cache_peek(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts,
+    ngx_msec_int_t *age)
+{
+    ngx_http_upbot_cache_ctx_t   *cache;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    cache = umcf->zone->data;
+
+    ngx_memzero(facts, sizeof(ngx_http_upbot_facts_t));
+    *age = -1;
+
+    cn = ngx_http_upbot_cache_find(cache, group);
+
+    if (cn == NULL || !cn->known) {
+        return;
+    }
+
+    *age = (ngx_msec_int_t) (ngx_current_msec - cn->fetched);
+
+    if ((ngx_msec_t) *age < umcf->ttl + umcf->stale) {
+        facts->known = 1;
+        facts->gone = cn->gone;
+        facts->members = cn->members;
+        facts->max_members = cn->max_members;
+    }
+}
+
+
+/* the zone's size, and how much of it is in use, in bytes */
+
+void
+ngx_http_upbot_cache_usage(ngx_http_upbot_main_conf_t *umcf, size_t *used,
+    size_t *size)
+{
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
+
+    *size = umcf->zone->shm.size;
+    *used = *size - cache->shpool->pfree * ngx_pagesize;
 }
 
 

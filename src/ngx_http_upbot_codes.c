@@ -23,6 +23,7 @@ typedef struct {
     ngx_uint_t                      line;
     unsigned                        media_type_set:1;
     unsigned                        sticky_off:1;
+    unsigned                        metrics:1;
     const char                     *capacity;    /* an option that sets */
                                                  /* one: not on fallback */
     ngx_str_t                       source;      /* "tim:prod" */
@@ -310,6 +311,11 @@ ngx_http_upbot_codes_option(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
         return NGX_CONF_OK;
     }
 
+    if (option->len == 7 && ngx_strncmp(option->data, "metrics", 7) == 0) {
+        row->metrics = 1;
+        return NGX_CONF_OK;
+    }
+
     eq = ngx_strlchr(option->data, option->data + option->len, '=');
     if (eq == NULL) {
         goto invalid;
@@ -406,7 +412,7 @@ invalid:
                                  "members=, max_members=, max_views=, "
                                  "max_scans=, "
                                  "media_type=, expires=, hours=, "
-                                 "sticky=off, down or fallback",
+                                 "sticky=off, metrics, down or fallback",
                                  "invalid parameter, word %ui of the codes "
                                  "row", word);
     return NGX_CONF_ERROR;
@@ -452,7 +458,7 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
     ngx_uint_t               i, j, k, n, ncodes, size, slot;
     ngx_list_part_t         *part;
     ngx_http_upbot_row_t    *rows, **sorted;
-    ngx_http_upbot_code_t   *codes, **table;
+    ngx_http_upbot_code_t   *codes, **table, **flagged;
 
     if (umcf->nrows == 0) {
         return NGX_OK;
@@ -534,7 +540,18 @@ ngx_http_upbot_codes_init(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf)
             /* void */
         }
 
-        table[slot] = &codes[k++];
+        table[slot] = &codes[k];
+
+        if (codes[k].metrics) {
+            flagged = ngx_array_push(&umcf->flagged);
+            if (flagged == NULL) {
+                return NGX_ERROR;
+            }
+
+            *flagged = &codes[k];
+        }
+
+        k++;
     }
 
     umcf->codes = table;
@@ -585,6 +602,10 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
         if (rows[i]->sticky_off) {
             code->sticky_off = 1;
+        }
+
+        if (rows[i]->metrics) {
+            code->metrics = 1;
         }
 
         /* rows of a code may be far apart: only the pool sees them all */

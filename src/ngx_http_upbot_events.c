@@ -305,6 +305,7 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
                       "upbot: " ngx_write_fd_n " to \"%V\" failed",
                       &file->name);
+        ngx_http_upbot_metrics_event_log(r, 0, 1);
         return NGX_ERROR;
     }
 
@@ -312,8 +313,11 @@ ngx_http_upbot_events_store(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "upbot: " ngx_write_fd_n " to \"%V\" was incomplete: "
                       "%z of %uz", &file->name, n, len);
+        ngx_http_upbot_metrics_event_log(r, n, 1);
         return NGX_ERROR;
     }
+
+    ngx_http_upbot_metrics_event_log(r, len, 0);
 
 #if (NGX_THREADS)
     if (ulcf->event_log->syncer) {

@@ -426,6 +426,7 @@ ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
 
         ngx_http_upbot_fetch_failed(call, NGX_HTTP_GATEWAY_TIME_OUT,
                                     "the call was given up", &detail);
+        ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_timeout);
         return NGX_OK;
     }
 
@@ -436,6 +437,9 @@ ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
 
         ngx_str_set(&detail, "no answer (see the error above)");
         ngx_http_upbot_fetch_failed(call, status, "the call failed", &detail);
+        ngx_http_upbot_metrics_call(call, status == NGX_HTTP_GATEWAY_TIME_OUT
+                                          ? ngx_http_upbot_call_timeout
+                                          : ngx_http_upbot_call_failed);
         return NGX_OK;
     }
 
@@ -453,6 +457,7 @@ ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
                                     ? NGX_HTTP_GATEWAY_TIME_OUT
                                     : NGX_HTTP_BAD_GATEWAY,
                                     "the call failed", &detail);
+        ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_http);
         return NGX_OK;
     }
 
@@ -461,6 +466,7 @@ ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
                              "subrequest_output_buffer_size");
         ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
                                     "the call failed", &detail);
+        ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_too_big);
         return NGX_OK;
     }
 
@@ -474,6 +480,7 @@ ngx_http_upbot_fetch_answer(ngx_http_request_t *sr,
         ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
                                     "the answer is not understood",
                                     &call->reply.why);
+        ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_invalid);
         return NGX_OK;
     }
 
@@ -504,8 +511,13 @@ ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call)
     {
         ngx_http_upbot_fetch_failed(call, NGX_HTTP_BAD_GATEWAY,
                                     "the provider refused the call", NULL);
+        ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_refused);
+        ngx_http_upbot_metrics_groups(call->app, NGX_HTTP_UPBOT_GROUP_ERROR,
+                                      reply->error, call->n);
         return;
     }
+
+    ngx_http_upbot_metrics_call(call, ngx_http_upbot_call_ok);
 
     call->status = NGX_HTTP_BAD_GATEWAY;
     missing = 0;
@@ -525,10 +537,18 @@ ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call)
                           "upbot: %V: group \"%V\" failed with provider "
                           "error %i, trace id \"%V\"", &call->app->name,
                           &group->id, f->error, &call->trace_id);
+            ngx_http_upbot_metrics_groups(call->app,
+                                          NGX_HTTP_UPBOT_GROUP_ERROR,
+                                          f->error, 1);
             continue;
         }
 
         call->result[i] = f;
+
+        ngx_http_upbot_metrics_groups(call->app,
+                                      f->error ? NGX_HTTP_UPBOT_GROUP_GONE
+                                               : NGX_HTTP_UPBOT_GROUP_OK,
+                                      0, 1);
 
         ngx_log_debug5(NGX_LOG_DEBUG_HTTP, call->log, 0,
                        "upbot: %V: group \"%V\": %s, members:%i/%i",
@@ -538,6 +558,10 @@ ngx_http_upbot_fetch_record(ngx_http_upbot_call_t *call)
     }
 
     if (missing) {
+        ngx_http_upbot_metrics_groups(call->app,
+                                      NGX_HTTP_UPBOT_GROUP_MISSING, 0,
+                                      missing);
+
         ngx_log_error(NGX_LOG_ERR, call->log, 0,
                       "upbot: %V: %ui of %ui groups missing from the answer",
                       &call->app->name, missing, call->n);

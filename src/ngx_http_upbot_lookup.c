@@ -248,6 +248,7 @@ ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
 
     if (cached.claimed) {
         lk->fetch[lk->nfetch++] = i;
+        lk->expired |= cached.expired;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "upbot: claimed group \"%V\"", &group->key);

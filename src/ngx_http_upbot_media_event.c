@@ -22,6 +22,7 @@ static void ngx_http_upbot_media_event_synced(ngx_http_request_t *r,
 
 const ngx_http_upbot_api_t  ngx_http_upbot_media_event_api = {
     ngx_string("ReportMediaEvent"),
+    1,
     &ngx_http_upbot_media_event_shape,
     sizeof(ngx_http_upbot_media_event_req_t),
     1,
@@ -93,6 +94,10 @@ ngx_http_upbot_media_event_process(ngx_http_request_t *r,
         }
     }
 
+    if (rc == NGX_OK || rc == NGX_AGAIN) {
+        ngx_http_upbot_metrics_events(r, req);
+    }
+
     if (rc == NGX_AGAIN) {
         /* fsync=on: answered once a sync covers the batch */
         return NGX_DONE;
@@ -121,6 +126,8 @@ ngx_http_upbot_media_event_synced(ngx_http_request_t *r, ngx_int_t rc)
     req = ctx->req;
 
     if (rc != NGX_OK) {
+        ngx_http_upbot_metrics_event_log(r, 0, 1);
+
         rc = ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_STORE_FAILED, 0,
                                  "%ui events written but not acknowledged: "
                                  "the event log could not be synced",

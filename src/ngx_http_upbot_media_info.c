@@ -49,6 +49,7 @@ static ngx_int_t ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
 
 const ngx_http_upbot_api_t  ngx_http_upbot_media_info_api = {
     ngx_string("GetMediaInfo"),
+    0,
     &ngx_http_upbot_media_info_shape,
     sizeof(ngx_http_upbot_media_info_req_t),
     0,
@@ -311,13 +312,16 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
                                          &ctx->picked, &views);
 
     if (lk && lk->called) {
-        ctx->cache_status = NGX_HTTP_UPBOT_CACHE_MISS;
+        ctx->cache_status = lk->expired ? NGX_HTTP_UPBOT_CACHE_EXPIRED
+                                        : NGX_HTTP_UPBOT_CACHE_MISS;
     }
 
     if (i == NGX_DECLINED) {
 
         if (lk && lk->failed) {
-            ctx->cache_status = NGX_HTTP_UPBOT_CACHE_MISS;
+            ctx->cache_status = (lk->called && lk->expired)
+                                ? NGX_HTTP_UPBOT_CACHE_EXPIRED
+                                : NGX_HTTP_UPBOT_CACHE_MISS;
 
             return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_PROVIDER_FAILED,
                                        lk->fail_status
@@ -498,6 +502,10 @@ ngx_http_upbot_media_info_answer(ngx_http_request_t *r,
 
     ngx_http_upbot_attribution_note(r, &code->code, &ctx->trace_id,
                                     &code->groups[i]);
+
+    ngx_http_upbot_funnel_count(
+        ngx_http_get_module_main_conf(r, ngx_http_upbot_module), code,
+        &code->groups[i], NGX_HTTP_UPBOT_STEP_ANSWER);
 
     ngx_http_upbot_answer(&code->groups[i], facts, &answer);
 

@@ -42,6 +42,8 @@ static char *ngx_http_upbot_time_offset(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_upbot_check_bounds(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_upbot_shown(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_upbot_init(ngx_conf_t *cf);
 
 
@@ -151,6 +153,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       (void *) &ngx_http_upbot_media_event_api },
+
+    { ngx_string("upbot_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upbot_shown,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_upbot_scrape_handler },
 
     { ngx_string("upbot_auth_tokens"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -416,6 +425,13 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&umcf->flagged, cf->pool, 4,
+                       sizeof(ngx_http_upbot_code_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return umcf;
 }
 
@@ -437,7 +453,12 @@ ngx_http_upbot_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(umcf->attribution, 0);
     ngx_conf_init_uint_value(umcf->limit_rate, 0);
 
-    if (ngx_http_upbot_needs_zone(cf, umcf, umcf->sticky != 0,
+    if (ngx_http_upbot_needs_zone(cf, umcf, umcf->shown_line != 0,
+                                  "the metrics and the status page need "
+                                  "\"upbot_zone\" for their counters",
+                                  &umcf->shown_file, umcf->shown_line)
+        != NGX_OK
+        || ngx_http_upbot_needs_zone(cf, umcf, umcf->sticky != 0,
                                   "\"upbot_sticky\" needs \"upbot_zone\" to "
                                   "remember visitors",
                                   &umcf->sticky_file, umcf->sticky_line)
@@ -486,6 +507,10 @@ ngx_http_upbot_init(ngx_conf_t *cf)
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);
 
     if (ngx_http_upbot_app_locations(cf, umcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_upbot_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -609,6 +634,39 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_upbot_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* "upbot_metrics", "upbot_status": a location that shows the counters */
+
+static char *
+ngx_http_upbot_shown(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_upbot_loc_conf_t *ulcf = conf;
+
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_upbot_main_conf_t  *umcf;
+
+    if (ulcf->api) {
+        return "is not allowed in an API location";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == (ngx_http_handler_pt) cmd->post) {
+        return "is duplicate";
+    }
+
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);
+
+    if (umcf->shown_line == 0) {
+        umcf->shown_file = cf->conf_file->file.name;
+        umcf->shown_line = cf->conf_file->line;
+    }
 
     return NGX_CONF_OK;
 }
@@ -998,15 +1056,8 @@ static ngx_int_t
 ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t             *name;
     ngx_http_upbot_ctx_t  *ctx;
-
-    static ngx_str_t  names[] = {
-        ngx_null_string,
-        ngx_string("HIT"),
-        ngx_string("MISS"),
-        ngx_string("STALE"),
-        ngx_string("UPDATING")
-    };
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_upbot_module);
 
@@ -1018,8 +1069,10 @@ ngx_http_upbot_variable_cache_status(ngx_http_request_t *r,
     v->valid = 1;
     v->no_cacheable = 1;
     v->not_found = 0;
-    v->data = names[ctx->cache_status].data;
-    v->len = names[ctx->cache_status].len;
+    name = ngx_http_upbot_cache_status_name(ctx->cache_status);
+
+    v->data = name->data;
+    v->len = name->len;
 
     return NGX_OK;
 }

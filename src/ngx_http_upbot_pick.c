@@ -24,44 +24,61 @@ static uint32_t ngx_http_upbot_mix(uint32_t h);
  * ("now" at "offset"), its facts are unknown, the provider says it is
  * gone, or it is full: at its "max_views=", at its threshold if one is
  * set, else at the provider's maximum.  A fallback group is never full:
- * it is there for when all the others are.
+ * it is there for when all the others are.  The first reason found is
+ * the state, as the status page and the metrics show it.
  */
 
-ngx_int_t
-ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
+ngx_http_upbot_state_e
+ngx_http_upbot_group_state(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset)
 {
     ngx_uint_t  cap;
 
-    if (group->down || facts == NULL || !facts->known || facts->gone) {
-        return 0;
+    if (group->down) {
+        return ngx_http_upbot_state_down;
     }
 
     if (group->expires && now >= group->expires) {
-        return 0;
+        return ngx_http_upbot_state_expired;
     }
 
     if (group->hours
         && !ngx_http_upbot_within(group->opens, group->closes, now, offset))
     {
-        return 0;
+        return ngx_http_upbot_state_closed;
+    }
+
+    if (facts == NULL || !facts->known) {
+        return ngx_http_upbot_state_unknown;
+    }
+
+    if (facts->gone) {
+        return ngx_http_upbot_state_gone;
     }
 
     if (group->fallback) {
-        return 1;
+        return ngx_http_upbot_state_usable;
     }
 
-    if (group->max_views && group->tally->views >= group->max_views) {
-        return 0;
-    }
-
-    if (group->max_scans && group->tally->scans >= group->max_scans) {
-        return 0;
+    if ((group->max_views && group->tally->views >= group->max_views)
+        || (group->max_scans && group->tally->scans >= group->max_scans))
+    {
+        return ngx_http_upbot_state_full;
     }
 
     cap = group->threshold ? group->threshold : facts->max_members;
 
-    return cap == 0 || facts->members < cap;
+    return (cap == 0 || facts->members < cap) ? ngx_http_upbot_state_usable
+                                              : ngx_http_upbot_state_full;
+}
+
+
+ngx_int_t
+ngx_http_upbot_usable(ngx_http_upbot_group_t *group,
+    ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset)
+{
+    return ngx_http_upbot_group_state(group, facts, now, offset)
+           == ngx_http_upbot_state_usable;
 }
 
 
@@ -182,6 +199,23 @@ ngx_http_upbot_picked_name(ngx_http_upbot_picked_e picked)
     };
 
     return &names[picked];
+}
+
+
+ngx_str_t *
+ngx_http_upbot_state_name(ngx_http_upbot_state_e state)
+{
+    static ngx_str_t  names[] = {
+        ngx_string("usable"),
+        ngx_string("full"),
+        ngx_string("down"),
+        ngx_string("expired"),
+        ngx_string("closed"),
+        ngx_string("unknown"),
+        ngx_string("gone")
+    };
+
+    return &names[state];
 }
 
 

@@ -55,7 +55,7 @@ qr/\[emerg\] .*a static group needs "url=" in \S+nginx\.conf:\d+/
     }
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, max_views=, max_scans=, media_type=, expires=, hours=, sticky=off, down or fallback in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter, word 5 of the codes row \(not shown: it may be a secret\), expected url=, name=, background=, threshold=, members=, max_members=, max_views=, max_scans=, media_type=, expires=, hours=, sticky=off, metrics, down or fallback in \S+nginx\.conf:\d+/
 
 
 
