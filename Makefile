@@ -1,9 +1,11 @@
 # upbot: `make run` starts the demo, `make test` runs the suite.
 # Both install what is missing first (Debian 12).
 
+# prometheus: promtool, and a server that scrapes upbot_metrics in a test;
+# chromium: the status page loaded headless
 DEBS = gcc make perl nginx-core nginx-dev libyajl-dev libssl-dev zlib1g-dev \
        libpcre2-dev libtest-base-perl libtext-diff-perl valgrind curl \
-       rsyslog rsyslog-kafka
+       rsyslog rsyslog-kafka prometheus chromium
 
 NGINX_BIN ?= $(if $(NGINX_SRC),$(CURDIR)/build/nginx,/usr/sbin/nginx)
 # STATIC=1 (with NGINX_SRC): the module is in build/nginx, nothing to load
