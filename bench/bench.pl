@@ -13,15 +13,19 @@
 #   5. durable events: ReportMediaEvent with "upbot_event_log ... fsync=on"
 #      against fsync=off, fdatasync() calls counted by an LD_PRELOAD shim
 #      (bench/synccount.c) that both run with
+#   6. the scrape: upbot_metrics with 100,000 codes, 1,000 of them flagged
+#      "metrics" and each of those answered once
 #
 # Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
 # rules a hit pays for: max_views= on the code's group and upbot_sticky,
-# the visitor returning), "return200", "openresty".
+# the visitor returning), "upbot-metrics" (the module counting its metrics:
+# a location with upbot_metrics, the code flagged "metrics"), "return200",
+# "openresty".
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync), BENCH_TARGETS (upbot upbot-rules return200
-# openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
+# memory zone codes cold fsync scrape), BENCH_TARGETS (upbot upbot-rules
+# upbot-metrics return200 openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
 
 use strict;
 use warnings;
@@ -47,15 +51,18 @@ my $runs = $ENV{BENCH_RUNS} || 3;
 my @conns = split ' ', ($ENV{BENCH_CONNS} || '16 64 256');
 my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
-           split /[ ,]+/, ($ENV{BENCH_ONLY} || 'speed ir memory zone codes cold fsync');
+           split /[ ,]+/, ($ENV{BENCH_ONLY}
+                           || 'speed ir memory zone codes cold fsync scrape');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
-            'fsync-on' => 7308, 'upbot-rules' => 7309);
+            'fsync-on' => 7308, 'upbot-rules' => 7309,
+            'upbot-metrics' => 7311, scrape => 7312);
 
 my @targets = split ' ',
-    ($ENV{BENCH_TARGETS} || 'upbot upbot-rules return200 openresty');
+    ($ENV{BENCH_TARGETS}
+     || 'upbot upbot-rules upbot-metrics return200 openresty');
 my %api = (
     media_info  => { path => '/upbot/api/GetMediaInfo',
                      body => "$bench/requests/media-info.json",
@@ -100,6 +107,7 @@ zone_use() if $only{zone};
 codes_load() if $only{codes};
 cold() if $only{cold};
 fsync_cost() if $only{fsync};
+scrape() if $only{scrape};
 
 stop_all();
 
@@ -140,6 +148,14 @@ sub render {
         $http =~ s{(bench-yx\s+yunxin:bench\s+17889/1);}
                   {$1 max_views=1000000000;} or die;
         $http .= "\nupbot_sticky  ttl=7d;\n";
+    }
+
+    my $shown = '';
+
+    if ($target eq 'upbot-metrics' || $opt{metrics}) {
+        $http =~ s{(bench-yx\s+yunxin:bench\s+17889/1);}{$1 metrics;} or die;
+        $shown = "        location = /metrics {\n            upbot_metrics;\n"
+                 . "        }\n";
     }
 
     if ($target eq 'return200') {
@@ -200,6 +216,7 @@ $http
         listen  127.0.0.1:$port;
 
 $locations
+$shown
         location /_upbot/yunxin/ {
             internal;
             proxy_pass  http://bench_mock/im/v2.1/teams/;
@@ -789,6 +806,55 @@ sub cold {
                  . ' %d requests, %d not 2xx, %d provider call(s) asking for %d groups.',
                  $r{requests} // 0, $r{non2xx} // 0, scalar @calls,
                  scalar(map { @{ $_->{group_ids} // [] } } @calls)));
+}
+
+
+# --- 6. the scrape ------------------------------------------------------------
+
+# upbot_metrics of a configuration of 100,000 static codes, 1,000 of them
+# flagged "metrics" and each of those answered once (its funnel made): the
+# time a scrape takes, from the request to the last byte, 20 times
+sub scrape {
+    my ($n, $flagged, $times) = (100_000, 1000, 20);
+    my $rows = join '', map {
+        "c$_  static  g  url=https://work.weixin.qq.com/gm/c$_ name=群$_"
+        . ($_ <= $flagged ? " metrics" : "") . ";\n" } 1 .. $n;
+
+    my $conf = render('scrape', port => $port{scrape}, codes => $rows,
+                      metrics => 1, zone => '32m');
+
+    start_nginx('scrape', $conf, port => $port{scrape});
+
+    my $body = slurp($api{media_info}{body});
+
+    for my $c (1 .. $flagged) {
+        request($port{scrape}, 'POST', $api{media_info}{path},
+                $body =~ s/"bench-yx"/"c$c"/r, headers());
+    }
+
+    my (@ms, $size, $lines);
+
+    for (1 .. $times) {
+        my $t0 = time;
+        my (undef, undef, $resp) = request($port{scrape}, 'GET', '/metrics',
+                                           '');
+        push @ms, (time - $t0) * 1000;
+        $size = length $resp;
+        $lines = () = $resp =~ /^upbot_code_funnel_total\{/mg;
+    }
+
+    stop_nginx('scrape');
+
+    @ms = sort { $a <=> $b } @ms;
+
+    say_('');
+    say_('## The scrape');
+    say_('');
+    say_(sprintf('upbot_metrics with %d static codes, %d of them flagged'
+                 . ' "metrics" and answered once: %d bytes, %d funnel series;'
+                 . ' %d scrapes, median %.1f ms, slowest %.1f ms (goal: under'
+                 . ' 100 ms).', $n, $flagged, $size, $lines, $times,
+                 median(@ms), $ms[-1]));
 }
 
 

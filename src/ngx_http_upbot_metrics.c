@@ -8,6 +8,7 @@
  * an app's calls are a node per app made at load; a code's funnel is a
  * node made at its first count and kept, within half the zone.
  * Requests are counted at the log phase, once their answer is known.
+ * Nothing is counted unless a location shows the counters.
  */
 
 
@@ -51,8 +52,9 @@ ngx_http_upbot_metrics_zone(ngx_http_upbot_metrics_t *m)
 
 
 /*
- * The configuration being loaded counts in the zone's counters: each app
- * gets its node, found or made.  In the master, with the zone's mutex.
+ * The configuration being loaded counts in the zone's counters, if it
+ * shows them (upbot_metrics or upbot_status): each app gets its node,
+ * found or made.  In the master, with the zone's mutex.
  */
 
 ngx_int_t
@@ -63,6 +65,10 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
     ngx_uint_t                     i;
     ngx_http_upbot_app_t          *apps;
     ngx_http_upbot_app_metrics_t  *am;
+
+    if (umcf->shown_line == 0) {
+        return NGX_OK;
+    }
 
     umcf->metrics = m;
 
@@ -103,7 +109,10 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
 }
 
 
-/* with a zone, every request is counted when it is logged */
+/*
+ * Requests are counted when they are logged, if a location shows the
+ * counters: a configuration that never shows them pays nothing for them.
+ */
 
 ngx_int_t
 ngx_http_upbot_metrics_init(ngx_conf_t *cf)
@@ -114,7 +123,7 @@ ngx_http_upbot_metrics_init(ngx_conf_t *cf)
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);
 
-    if (umcf->zone == NULL) {
+    if (umcf->shown_line == 0) {
         return NGX_OK;
     }
 
