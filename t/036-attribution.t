@@ -3,27 +3,10 @@
 # (1110204) counts toward the group's max_scans=; no match, no group.
 
 use lib 't/lib';
-use MediaInfo qw(ans);
+use MediaInfo qw(ans show events);
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
-
-# GetMediaInfo of $code with trace id $trace
-sub show {
-    my ($code, $trace) = @_;
-    return "POST /m\n{\"account_info\":{\"account_type\":2,\"appid\":\"a\","
-           . "\"openid\":\"o\"},\"media_type\":2,\"code\":\"$code\","
-           . "\"trace_id\":\"$trace\"}";
-}
-
-# a batch of [event_id, code, trace id] items
-sub events {
-    my @items = map { "{\"event_id\":\"$_->[0]\",\"code\":\"$_->[1]\","
-                      . "\"trace_id\":\"$_->[2]\"}" } @_;
-    return "POST /e\n{\"head\":{\"account_info\":{\"account_type\":2,"
-           . "\"appid\":\"a\",\"openid\":\"o\"}},\"items\":["
-           . join(',', @items) . "]}";
-}
 
 add_block_preprocessor(sub {
     my $block = shift;

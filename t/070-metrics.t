@@ -6,28 +6,11 @@
 # and reloads: t/072.
 
 use lib 't/lib';
-use MediaInfo qw(req);
+use MediaInfo qw(req show events);
 use Scrape qw(has);
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
-
-# a batch of [event_id, code, trace id] items
-sub events {
-    my @items = map { "{\"event_id\":\"$_->[0]\",\"code\":\"$_->[1]\","
-                      . "\"trace_id\":\"$_->[2]\"}" } @_;
-    return "POST /e\n{\"head\":{\"account_info\":{\"account_type\":2,"
-           . "\"appid\":\"a\",\"openid\":\"o\"}},\"items\":["
-           . join(',', @items) . "]}";
-}
-
-# GetMediaInfo of a code and trace id
-sub show {
-    my ($code, $trace) = @_;
-    my $r = req($code);
-    $r =~ s/"trace_id":"t"/"trace_id":"$trace"/;
-    return $r;
-}
 
 add_block_preprocessor(sub {
     my $block = shift;
