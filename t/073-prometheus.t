@@ -175,13 +175,15 @@ if ($prom == 0) {
     open STDIN, '<', '/dev/null';
     open STDOUT, '>', "$tmp/prometheus.log";
     open STDERR, '>&', \*STDOUT;
-    exec $prometheus, "--config.file=$tmp/prometheus.yml",
-         "--storage.tsdb.path=$tmp/data",
-         "--storage.tsdb.retention.time=1h",
-         "--web.listen-address=127.0.0.1:$pport",
-         "--web.console.templates=$tmp/consoles",
-         "--web.console.libraries=$tmp/console_libraries",
-         "--log.level=warn";
+    {   # its own block: "exec" returns only when it fails
+        exec $prometheus, "--config.file=$tmp/prometheus.yml",
+             "--storage.tsdb.path=$tmp/data",
+             "--storage.tsdb.retention.time=1h",
+             "--web.listen-address=127.0.0.1:$pport",
+             "--web.console.templates=$tmp/consoles",
+             "--web.console.libraries=$tmp/console_libraries",
+             "--log.level=warn";
+    }
     POSIX::_exit(112);
 }
 
