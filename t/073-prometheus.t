@@ -244,7 +244,8 @@ my $q_answer = 'sum(upbot_code_funnel_total{code="c1",step="answer"})';
 
 my %got = wait_values(20, $q_ok => 7, $q_nope => 2, $q_answer => 7);
 
-is($got{$q_ok}, 7, "prometheus: $q_ok is 7");
+is($got{$q_ok}, 7, "prometheus: $q_ok is 7")
+    or diag(slurp("$tmp/prometheus.log"));
 is($got{$q_nope}, 2, "prometheus: $q_nope is 2");
 is($got{$q_answer}, 7, "prometheus: $q_answer is 7");
 is(value('up{job="upbot"}'), 1, 'prometheus: the target is up');
