@@ -15,6 +15,8 @@
 #      (bench/synccount.c) that both run with
 #   6. the scrape: upbot_metrics with 100,000 codes, 1,000 of them flagged
 #      "metrics" and each of those answered once
+#   7. workers: the module with 1, 2 and 4 workers under the same load, the
+#      CPU time of all its workers per request
 #
 # Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
 # rules a hit pays for: max_views= on the code's group and upbot_sticky,
@@ -24,7 +26,7 @@
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync scrape), BENCH_TARGETS (upbot upbot-rules
+# memory zone codes cold fsync scrape workers), BENCH_TARGETS (upbot upbot-rules
 # upbot-metrics return200 openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
 
 use strict;
@@ -52,13 +54,14 @@ my @conns = split ' ', ($ENV{BENCH_CONNS} || '16 64 256');
 my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
            split /[ ,]+/, ($ENV{BENCH_ONLY}
-                           || 'speed ir memory zone codes cold fsync scrape');
+                           || 'speed ir memory zone codes cold fsync scrape '
+                              . 'workers');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
             'fsync-on' => 7308, 'upbot-rules' => 7309,
-            'upbot-metrics' => 7311, scrape => 7312);
+            'upbot-metrics' => 7311, scrape => 7312, workers => 7313);
 
 my @targets = split ' ',
     ($ENV{BENCH_TARGETS}
@@ -108,6 +111,7 @@ codes_load() if $only{codes};
 cold() if $only{cold};
 fsync_cost() if $only{fsync};
 scrape() if $only{scrape};
+workers() if $only{workers};
 
 stop_all();
 
@@ -501,12 +505,7 @@ sub cpu_ticks {
 
 
 sub worker_pid {
-    my $t = shift;
-    my ($master) = slurp("$work/$t/logs/nginx.pid") =~ /(\d+)/
-        or die "bench: no pid for $t\n";
-    my ($worker) = grep { slurp("/proc/$_/stat") =~ /^\d+ \(\S+\) \S+ $master /
-                        } map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
-    return $worker // die "bench: no worker for $t\n";
+    return (worker_pids(shift))[0];
 }
 
 
@@ -855,6 +854,84 @@ sub scrape {
                  . ' %d scrapes, median %.1f ms, slowest %.1f ms (goal: under'
                  . ' 100 ms).', $n, $flagged, $size, $lines, $times,
                  median(@ms), $ms[-1]));
+}
+
+
+# --- 7. workers ---------------------------------------------------------------
+
+# The module with 1, 2 and 4 workers, each in turn, under the same load
+# (wrk -t1 -c64, keep-alive, BENCH_RUNS runs): the CPU time of all its
+# workers per request, which should not grow with their number (no lock
+# or shared line that more workers fight over)
+sub workers {
+    my @counts = (1, 2, 4);
+    my %res;
+
+    for my $n (@counts) {
+        start_nginx("workers$n", render('upbot', as => "workers$n",
+                                        port => $port{workers},
+                                        workers => $n),
+                    port => $port{workers});
+
+        for my $a (qw(media_info media_event)) {
+            local $ENV{BENCH_BODY} = $api{$a}{body};
+            local $ENV{BENCH_TOKEN} = $token;
+
+            for (1 .. $runs) {
+                my @pids = worker_pids("workers$n");
+                my $cpu0 = 0;
+                $cpu0 += cpu_ticks($_) for @pids;
+
+                my $out = `wrk -t1 -c64 -d${duration}s --timeout 5s -s $bench/post.lua http://127.0.0.1:$port{workers}$api{$a}{path} 2>&1`;
+
+                my $cpu = -$cpu0;
+                $cpu += cpu_ticks($_) for @pids;
+                my %r = $out =~ /(\w+)=(\d+)/g;
+
+                die "bench: wrk on $n workers ($a) failed:\n$out"
+                    unless $r{requests} && !$r{non2xx} && !$r{errors};
+
+                push @{ $res{$a}{$n}{cpu} }, $cpu * 1e6 / $ticks / $r{requests};
+                push @{ $res{$a}{$n}{rps} },
+                     $r{requests} / ($r{duration_us} / 1e6);
+            }
+        }
+
+        stop_nginx("workers$n");
+    }
+
+    say_('');
+    say_("## Workers: CPU time per request with 1, 2 and 4 workers");
+    say_('');
+    say_("wrk -t1 -c64 -d${duration}s, keep-alive, the upbot target's"
+         . " configuration; the CPU time of all the workers (user + system)"
+         . " per request, and requests/s, medians of $runs runs:");
+    say_('');
+    say_('| API | workers | worker CPU µs/req | vs 1 worker | req/s |');
+    say_('|---|---:|---:|---:|---:|');
+
+    for my $a (qw(media_info media_event)) {
+        my $one = median(@{ $res{$a}{1}{cpu} });
+
+        for my $n (@counts) {
+            my $cpu = median(@{ $res{$a}{$n}{cpu} });
+            say_(sprintf('| %s | %d | %.2f | %s | %.0f |', $api{$a}{title},
+                         $n, $cpu, ratio($cpu, $one),
+                         median(@{ $res{$a}{$n}{rps} })));
+        }
+    }
+}
+
+
+# every worker of a target's nginx
+sub worker_pids {
+    my $t = shift;
+    my ($master) = slurp("$work/$t/logs/nginx.pid") =~ /(\d+)/
+        or die "bench: no pid for $t\n";
+    my @pids = grep { (slurp("/proc/$_/stat") // '')
+                      =~ /^\d+ \(\S+\) \S+ $master / }
+               map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+    return @pids ? @pids : die "bench: no worker for $t\n";
 }
 
 
