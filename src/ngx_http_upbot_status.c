@@ -1115,7 +1115,8 @@ ngx_http_upbot_status_pool_html(ngx_http_upbot_out_t *out,
                                "<tr><th>#</th><th>group</th><th>source"
                                "</th><th>name</th><th>members</th>"
                                "<th>views</th><th>scans</th><th>cache</th>"
-                               "<th>state</th><th>pick</th></tr>\n")
+                               "<th>state</th><th>pick, or skipped for</th>"
+                               "</tr>\n")
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -1205,8 +1206,10 @@ ngx_http_upbot_status_funnel_html(ngx_http_upbot_out_t *out,
     ngx_http_upbot_status_steps(f, (ngx_uint_t) -1, steps);
 
     if (ngx_http_upbot_out_str(out, "<h2>Funnel</h2>\n<div id=\"funnel\">"
-                               "<h3>All groups</h3>\n") != NGX_OK
-        || ngx_http_upbot_status_bars_html(out, steps) != NGX_OK)
+                               "<div class=\"slot\"><h3>All groups</h3>\n")
+        != NGX_OK
+        || ngx_http_upbot_status_bars_html(out, steps) != NGX_OK
+        || ngx_http_upbot_out_str(out, "</div>\n") != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1221,10 +1224,11 @@ ngx_http_upbot_status_funnel_html(ngx_http_upbot_out_t *out,
 
         ngx_http_upbot_status_steps(f, s == f->nslots ? 0 : s, steps);
 
-        if (ngx_http_upbot_out_str(out, "<h3>") != NGX_OK
+        if (ngx_http_upbot_out_str(out, "<div class=\"slot\"><h3>") != NGX_OK
             || ngx_http_upbot_out_html(out, group) != NGX_OK
             || ngx_http_upbot_out_str(out, "</h3>\n") != NGX_OK
-            || ngx_http_upbot_status_bars_html(out, steps) != NGX_OK)
+            || ngx_http_upbot_status_bars_html(out, steps) != NGX_OK
+            || ngx_http_upbot_out_str(out, "</div>\n") != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -1580,6 +1584,8 @@ ngx_http_upbot_status_head_html(ngx_http_upbot_out_t *out, ngx_str_t *title)
         ".bars th{font-weight:normal;width:7em;border:0}"
         ".bars td{border:0}.n{text-align:right;width:4em}\n"
         ".track{width:20em;background:#f0f0f0}.wide{width:40em}\n"
+        "#funnel{display:flex;flex-wrap:wrap;gap:0 2em}"
+        "#funnel .track{width:10em}\n"
         ".bar{height:.9em}.b0{background:#4a7bd0}.b1{background:#39a0a0}"
         ".b2{background:#d08a2a}.b3{background:#9a5bc2}\n"
         ".note{color:#666;font-size:.9em}.answer{font-size:1.1em}"
