@@ -596,6 +596,9 @@ ngx_str_t *ngx_http_upbot_funnel_group(ngx_http_upbot_code_t *code,
 /* scrape: upbot_metrics */
 ngx_int_t ngx_http_upbot_scrape_handler(ngx_http_request_t *r);
 
+/* status: upbot_status */
+ngx_int_t ngx_http_upbot_status_handler(ngx_http_request_t *r);
+
 /* out: the answers of upbot_metrics and upbot_status, as they grow */
 typedef struct {
     ngx_http_request_t             *r;
@@ -604,6 +607,7 @@ typedef struct {
     ngx_chain_t                   **last;
     ngx_buf_t                      *buf;         /* being written */
     size_t                          size;
+    ngx_uint_t                      status;      /* 0: 200 */
 } ngx_http_upbot_out_t;
 
 ngx_int_t ngx_http_upbot_out_init(ngx_http_request_t *r,
@@ -616,6 +620,8 @@ ngx_int_t ngx_http_upbot_out_bytes(ngx_http_upbot_out_t *out, u_char *s,
 ngx_int_t ngx_http_upbot_out_label(ngx_http_upbot_out_t *out,
     ngx_str_t *value);
 ngx_int_t ngx_http_upbot_out_json(ngx_http_upbot_out_t *out,
+    ngx_str_t *value);
+ngx_int_t ngx_http_upbot_out_html(ngx_http_upbot_out_t *out,
     ngx_str_t *value);
 u_char *ngx_http_upbot_label_escape(u_char *p, ngx_str_t *value);
 ngx_int_t ngx_http_upbot_out_send(ngx_http_upbot_out_t *out,

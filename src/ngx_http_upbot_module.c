@@ -161,6 +161,13 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       0,
       ngx_http_upbot_scrape_handler },
 
+    { ngx_string("upbot_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_upbot_shown,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      ngx_http_upbot_status_handler },
+
     { ngx_string("upbot_auth_tokens"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_upbot_auth_tokens,
@@ -602,6 +609,16 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* upbot_metrics or upbot_status written first: either order fails */
+
+    if (clcf->handler == ngx_http_upbot_scrape_handler
+        || clcf->handler == ngx_http_upbot_status_handler)
+    {
+        return "is not allowed in an upbot_metrics or upbot_status location";
+    }
+
     ulcf->api = cmd->post;
     ulcf->api_file = cf->conf_file->file.name;
     ulcf->api_line = cf->conf_file->line;
@@ -632,7 +649,6 @@ ngx_http_upbot_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_upbot_handler;
 
     return NGX_CONF_OK;

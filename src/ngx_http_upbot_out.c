@@ -207,6 +207,55 @@ ngx_http_upbot_out_json(ngx_http_upbot_out_t *out, ngx_str_t *value)
 }
 
 
+/* text and attribute values of HTML: &, <, >, " and ' as entities */
+
+ngx_int_t
+ngx_http_upbot_out_html(ngx_http_upbot_out_t *out, ngx_str_t *value)
+{
+    u_char  *p, *s, *end;
+
+    p = ngx_http_upbot_out_reserve(out, sizeof("&quot;") * value->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (s = value->data, end = s + value->len; s < end; s++) {
+        switch (*s) {
+
+        case '&':
+            p = ngx_cpymem(p, "&amp;", sizeof("&amp;") - 1);
+            break;
+
+        case '<':
+            p = ngx_cpymem(p, "&lt;", sizeof("&lt;") - 1);
+            break;
+
+        case '>':
+            p = ngx_cpymem(p, "&gt;", sizeof("&gt;") - 1);
+            break;
+
+        case '"':
+            p = ngx_cpymem(p, "&quot;", sizeof("&quot;") - 1);
+            break;
+
+        case '\'':
+            p = ngx_cpymem(p, "&#39;", sizeof("&#39;") - 1);
+            break;
+
+        default:
+            *p++ = *s;
+        }
+    }
+
+    out->size += p - out->buf->last;
+    out->buf->last = p;
+
+    return NGX_OK;
+}
+
+
+/* out->status, or 200 when it is 0 */
+
 ngx_int_t
 ngx_http_upbot_out_send(ngx_http_upbot_out_t *out, ngx_str_t *type)
 {
@@ -214,7 +263,7 @@ ngx_http_upbot_out_send(ngx_http_upbot_out_t *out, ngx_str_t *type)
     ngx_chain_t         *cl;
     ngx_http_request_t  *r = out->r;
 
-    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.status = out->status ? out->status : NGX_HTTP_OK;
     r->headers_out.content_type = *type;
     r->headers_out.content_type_len = type->len;
     r->headers_out.content_length_n = out->size;
