@@ -654,6 +654,10 @@ ngx_int_t ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
     ngx_str_t *openid, time_t now, ngx_int_t offset,
     ngx_http_upbot_picked_e *picked, ngx_uint_t *views);
+ngx_int_t ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
+    ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
+    ngx_str_t *openid, time_t now, ngx_int_t offset,
+    ngx_http_upbot_picked_e *picked);
 ngx_str_t *ngx_http_upbot_picked_name(ngx_http_upbot_picked_e picked);
 void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, ngx_http_upbot_answer_t *answer);

@@ -12,10 +12,6 @@
 #include "ngx_http_upbot.h"
 
 
-static ngx_int_t ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
-    ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
-    ngx_str_t *openid, time_t now, ngx_int_t offset,
-    ngx_http_upbot_picked_e *picked);
 static uint32_t ngx_http_upbot_mix(uint32_t h);
 
 
@@ -122,10 +118,10 @@ ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
  * the next is shown.  "spread": rendezvous hashing of the openid over the
  * usable groups, so a user keeps one group for as long as it stays usable,
  * whatever happens to the others.  The fallback group is answered only
- * when no other is usable.
+ * when no other is usable.  No view is taken: the status page asks too.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_upbot_choose(ngx_http_upbot_group_t *groups,
     ngx_http_upbot_facts_t **facts, ngx_uint_t n, ngx_uint_t mode,
     ngx_str_t *openid, time_t now, ngx_int_t offset,

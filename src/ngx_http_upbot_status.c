@@ -63,7 +63,8 @@ static ngx_int_t ngx_http_upbot_status_unknown(ngx_http_upbot_out_t *out,
     ngx_str_t *code, ngx_uint_t html);
 static ngx_int_t ngx_http_upbot_status_gather(ngx_http_request_t *r,
     ngx_http_upbot_code_t *code, ngx_http_upbot_status_code_t *sc);
-static void ngx_http_upbot_status_choose(ngx_http_upbot_status_code_t *sc);
+static ngx_int_t ngx_http_upbot_status_choose(ngx_http_request_t *r,
+    ngx_http_upbot_status_code_t *sc);
 static ngx_str_t *ngx_http_upbot_status_skipped(
     ngx_http_upbot_status_code_t *sc, ngx_uint_t i);
 static void ngx_http_upbot_status_steps(ngx_http_upbot_funnel_t *f,
@@ -412,7 +413,9 @@ ngx_http_upbot_status_gather(ngx_http_request_t *r,
                        ngx_http_upbot_status_held_name(sg->held));
     }
 
-    ngx_http_upbot_status_choose(sc);
+    if (ngx_http_upbot_status_choose(r, sc) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     sc->funnel = ngx_http_upbot_funnel_find(umcf, &code->code);
 
@@ -425,38 +428,37 @@ ngx_http_upbot_status_gather(ngx_http_request_t *r,
 
 
 /*
- * As ngx_http_upbot_pick() in "first" mode, without taking a view: the
- * first usable group that is not the fallback, else the fallback if it is
- * usable.  ngx_http_upbot_pick() itself would take a view of max_views=.
+ * The pick's choice in "first" mode (ngx_http_upbot_choose(), which takes
+ * no view of max_views=), from the facts gathered.
  */
 
-static void
-ngx_http_upbot_status_choose(ngx_http_upbot_status_code_t *sc)
+static ngx_int_t
+ngx_http_upbot_status_choose(ngx_http_request_t *r,
+    ngx_http_upbot_status_code_t *sc)
 {
-    ngx_int_t   fallback;
-    ngx_uint_t  i;
+    ngx_uint_t                   i;
+    ngx_http_upbot_facts_t     **facts;
+    ngx_http_upbot_main_conf_t  *umcf;
 
-    fallback = -1;
+    umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
 
-    for (i = 0; i < sc->code->ngroups; i++) {
-        if (sc->groups[i].state != ngx_http_upbot_state_usable) {
-            continue;
-        }
-
-        if (sc->groups[i].group->fallback) {
-            fallback = i;
-            continue;
-        }
-
-        sc->answer = i;
-        sc->picked = (i == 0) ? ngx_http_upbot_picked_first
-                              : ngx_http_upbot_picked_switched;
-        return;
+    facts = ngx_palloc(r->pool,
+                       sc->code->ngroups * sizeof(ngx_http_upbot_facts_t *));
+    if (facts == NULL) {
+        return NGX_ERROR;
     }
 
-    sc->answer = fallback;
-    sc->picked = (fallback == -1) ? ngx_http_upbot_picked_exhausted
-                                  : ngx_http_upbot_picked_fallback;
+    for (i = 0; i < sc->code->ngroups; i++) {
+        facts[i] = &sc->groups[i].facts;
+    }
+
+    sc->picked = ngx_http_upbot_picked_exhausted;
+    sc->answer = ngx_http_upbot_choose(sc->code->groups, facts,
+                                       sc->code->ngroups,
+                                       NGX_HTTP_UPBOT_PICK_FIRST, NULL,
+                                       sc->now, umcf->time_offset,
+                                       &sc->picked);
+    return NGX_OK;
 }
 
 

@@ -5,7 +5,8 @@
 #     --- response_body_like eval
 #     main::has('upbot_codes 3', 'upbot_picks_total{outcome="first"} 1')
 #
-# Each argument is a whole line, taken as it is (no pattern).
+# Each argument is a whole line, taken as it is (no pattern), or a qr//
+# that must match nowhere in the body.
 
 package Scrape;
 
@@ -17,7 +18,7 @@ use Exporter 'import';
 our @EXPORT_OK = qw(has);
 
 sub has {
-    my $p = join '', map { "(?=.*^\Q$_\E\$)" } @_;
+    my $p = join '', map { ref $_ ? "(?!.*$_)" : "(?=.*^\Q$_\E\$)" } @_;
     return qr/\A$p/ms;
 }
 

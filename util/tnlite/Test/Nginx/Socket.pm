@@ -672,7 +672,14 @@ sub check_status {
 sub check_body {
     my ($block, $name, $body, $i, $need_array) = @_;
 
-    # as Test::Nginx: response_body, or else response_body_like
+    # as Test::Nginx: response_body, or else response_body_like, or else
+    # response_body_unlike; a block with two of them would have Test::Nginx
+    # check the first only, so it is refused here
+    my @given = grep { defined $block->$_ }
+                qw(response_body response_body_like response_body_unlike);
+    die "$name: both $given[0] and $given[1]: Test::Nginx checks only the "
+        . "$given[0]\n" if @given > 1;
+
     if (defined $block->response_body) {
         my $want = indexed($name, $block->response_body, $i, $need_array);
 
@@ -689,6 +696,12 @@ sub check_body {
         $p =~ s/\$ServerPort\b/$ServerPort/g;
         Test::More::like($body, qr/$p/s, "$name - response_body_like - "
                                          . "response is expected");
+
+    } elsif (defined $block->response_body_unlike) {
+        my $p = indexed($name, $block->response_body_unlike, $i, $need_array);
+        $p =~ s/\$ServerPort\b/$ServerPort/g;
+        Test::More::unlike($body, qr/$p/s, "$name - response_body_unlike - "
+                                           . "response is expected");
     }
 }
 
