@@ -159,6 +159,8 @@ sub render {
     if ($target eq 'upbot-metrics' || $opt{metrics}) {
         $http =~ s{(bench-yx\s+yunxin:bench\s+17889/1);}{$1 metrics;} or die;
         $shown = "        location = /metrics {\n            upbot_metrics;\n"
+                 . "        }\n"
+                 . "        location = /status {\n            upbot_status;\n"
                  . "        }\n";
     }
 
@@ -812,7 +814,8 @@ sub cold {
 
 # upbot_metrics of a configuration of 100,000 static codes, 1,000 of them
 # flagged "metrics" and each of those answered once (its funnel made): the
-# time a scrape takes, from the request to the last byte, 20 times
+# time a scrape takes, from the request to the last byte, 20 times; and
+# upbot_status's summary of them
 sub scrape {
     my ($n, $flagged, $times) = (100_000, 1000, 20);
     my $rows = join '', map {
@@ -831,7 +834,7 @@ sub scrape {
                 $body =~ s/"bench-yx"/"c$c"/r, headers());
     }
 
-    my (@ms, $size, $lines);
+    my (@ms, $size, $lines, @status, $status_size);
 
     for (1 .. $times) {
         my $t0 = time;
@@ -840,11 +843,17 @@ sub scrape {
         push @ms, (time - $t0) * 1000;
         $size = length $resp;
         $lines = () = $resp =~ /^upbot_code_funnel_total\{/mg;
+
+        $t0 = time;
+        (undef, undef, $resp) = request($port{scrape}, 'GET', '/status', '');
+        push @status, (time - $t0) * 1000;
+        $status_size = length $resp;
     }
 
     stop_nginx('scrape');
 
     @ms = sort { $a <=> $b } @ms;
+    @status = sort { $a <=> $b } @status;
 
     say_('');
     say_('## The scrape');
@@ -854,6 +863,9 @@ sub scrape {
                  . ' %d scrapes, median %.1f ms, slowest %.1f ms (goal: under'
                  . ' 100 ms).', $n, $flagged, $size, $lines, $times,
                  median(@ms), $ms[-1]));
+    say_(sprintf('upbot_status\'s summary (JSON) of the same: %d bytes;'
+                 . ' median %.1f ms, slowest %.1f ms.', $status_size,
+                 median(@status), $status[-1]));
 }
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/status.png, the README's picture of upbot_status: the
-# demo's configuration (conf-examples/demo.conf) with a status location,
-# upbot_attribution on and the seed's code flagged "metrics", its mock
+# demo's configuration (conf-examples/demo.conf: a status location,
+# upbot_attribution on, the seed's code flagged "metrics"), its mock
 # providers, a scripted visit (answers, exposures, long-presses, jumps),
 # then headless Chromium's screenshot of the seed code's HTML page.
 # Everything on 127.0.0.1; PORT=... moves nginx (default 8090; the mock
@@ -28,12 +28,9 @@ cp "$top/conf-examples/demo-tokens" "$top/conf-examples/demo-tim.key" \
 sed -e "s/listen       127\.0\.0\.1:8080;/listen       127.0.0.1:$port;/" \
     -e "s#http://127\.0\.0\.1:8081/#http://127.0.0.1:$mock_port/#" \
     -e "s/^daemon            off;/daemon            on;/" \
-    -e "s/^\(    upbot_zone .*\)$/\1\n    upbot_attribution  on;/" \
-    -e "s/members=200 max_members=200;/members=200 max_members=200 metrics;/" \
-    -e "s#^\(        location = /upbot/api/ReportMediaEvent {\)#        location = /upbot/status {\n            allow  127.0.0.1;\n            deny   all;\n            upbot_status;\n        }\n\n\1#" \
     "$top/conf-examples/demo.conf" > "$run/conf/nginx.conf"
 
-# the edits above must all have found their line in demo.conf
+# the edits above must have found their line, and demo.conf what is shown
 for want in 'upbot_attribution  on;' 'upbot_status;' 'max_members=200 metrics;' \
             'daemon            on;' "127.0.0.1:$port;"; do
     grep -qF "$want" "$run/conf/nginx.conf" || {
