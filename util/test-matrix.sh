@@ -68,6 +68,10 @@ if [ -z "${PROVE_INC+set}" ]; then
 fi
 read -r -a prove_inc <<< "$PROVE_INC"
 
+# the dead nginx of each block reaped at once (see REAPER in the Makefile)
+reaper=()
+command -v tini > /dev/null && reaper=(tini -s --)
+
 mkdir -p "$work"
 summary=()
 failed=0
@@ -180,7 +184,8 @@ for name in "${entries[@]}"; do
     env "${san_env[@]}" \
     TEST_NGINX_BINARY="$dir/nginx" TEST_NGINX_LOAD_MODULES="$modules" \
     TEST_UPBOT_NGINX_TREE="$tree" \
-        prove "${prove_inc[@]}" -r "${tests[@]}" 2>&1 | tee "$dir/test.log"
+        "${reaper[@]}" prove "${prove_inc[@]}" -r "${tests[@]}" 2>&1 \
+        | tee "$dir/test.log"
     rc=${PIPESTATUS[0]}
     set -e
     end=$(date +%s)
