@@ -675,6 +675,14 @@ ngx_http_upbot_shown(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    /* one location, one answer: not both upbot_metrics and upbot_status */
+
+    if (clcf->handler == ngx_http_upbot_scrape_handler
+        || clcf->handler == ngx_http_upbot_status_handler)
+    {
+        return "is not allowed in an upbot_metrics or upbot_status location";
+    }
+
     clcf->handler = (ngx_http_handler_pt) cmd->post;
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upbot_module);

@@ -263,3 +263,17 @@ qr/\[emerg\] .*"upbot_metrics" directive is not allowed in an API location in .*
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*"upbot_metrics" directive is duplicate in .*nginx\.conf:\d+/
+
+
+
+=== TEST 12: upbot_metrics and upbot_status in one location
+--- http_config
+    upbot_zone  upbot:1m;
+--- config
+    location = /both {
+        upbot_status;
+        upbot_metrics;
+    }
+--- must_die
+--- error_log eval
+qr/\[emerg\] .*"upbot_metrics" directive is not allowed in an upbot_metrics or upbot_status location in .*nginx\.conf:\d+/
