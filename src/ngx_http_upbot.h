@@ -82,8 +82,14 @@ typedef enum {
 
 #define NGX_HTTP_UPBOT_CODE_HARD_MAX    255
 
-/* a call's default deadline, and how long a claim outlives the deadline */
+/* the most requests a second (or a minute) a rate may say: keeps its
+ * thousandths of a request a second in range */
+#define NGX_HTTP_UPBOT_RATE_MAX         1000000
+
+/* a call's default deadline, the longest wait for a call's slot of the
+ * app's rate, and how long a claim outlives the deadline */
 #define NGX_HTTP_UPBOT_CALL_TIMEOUT     3000
+#define NGX_HTTP_UPBOT_RATE_WAIT        1000
 #define NGX_HTTP_UPBOT_CLAIM_MARGIN     1000
 
 
@@ -108,7 +114,7 @@ typedef struct {
 #define NGX_HTTP_UPBOT_BUCKETS          13   /* 1 ms .. 10 s, +Inf */
 #define NGX_HTTP_UPBOT_APIS             2
 #define NGX_HTTP_UPBOT_EVENT_KINDS      4    /* the seeds' three, other */
-#define NGX_HTTP_UPBOT_OUTCOMES         7    /* of a provider call */
+#define NGX_HTTP_UPBOT_OUTCOMES         8    /* of a provider call */
 #define NGX_HTTP_UPBOT_APP_ERRORS       8    /* provider codes told apart */
 #define NGX_HTTP_UPBOT_STEPS            4    /* of a code's funnel */
 
@@ -136,9 +142,18 @@ typedef struct {
     ngx_rbtree_node_t               funnels_sentinel;
 } ngx_http_upbot_metrics_t;
 
-/* an app's calls, by name ("tim:prod"); made at load, never evicted */
+/*
+ * An app's calls, by name ("tim:prod"): when its last calls were made, for
+ * its rate=, and, where a location shows them, their counts.  Made at
+ * load, never evicted.
+ */
 typedef struct {
     ngx_str_node_t                  sn;
+    uint64_t                       *ring;        /* the last calls' times */
+    ngx_uint_t                      nring;       /* calls in "window" */
+    ngx_uint_t                      head;        /* the oldest */
+    uint64_t                        window;      /* µs */
+    uint64_t                        last;        /* the latest call's */
     ngx_atomic_t                    calls[NGX_HTTP_UPBOT_OUTCOMES];
     ngx_http_upbot_histogram_t      duration;
     ngx_atomic_t                    ok;          /* groups: facts */
@@ -177,7 +192,11 @@ struct ngx_http_upbot_app_s {
     ngx_str_t                       secret;      /* key or AppSecret */
     ngx_str_t                       url_field;   /* custom field with url */
     ngx_msec_t                      timeout;     /* a call's deadline */
-    ngx_http_upbot_app_metrics_t   *metrics;     /* in the zone, or NULL */
+    ngx_uint_t                      rate;        /* 1/1000 calls a second */
+    ngx_str_t                       rate_text;   /* as written: "200r/s" */
+    ngx_msec_t                      rate_wait;   /* for a slot, at most */
+    ngx_http_upbot_app_metrics_t   *shared;      /* in the zone: pace */
+    ngx_http_upbot_app_metrics_t   *metrics;     /*   and counts, or NULL */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
 };
@@ -438,7 +457,8 @@ struct ngx_http_upbot_lookup_s {
     ngx_http_upbot_seen_t          *seen;        /* per group */
     ngx_uint_t                     *fetch;       /* groups to fetch */
     ngx_uint_t                      nfetch;
-    ngx_uint_t                      fail_status; /* 502 or 504 */
+    ngx_uint_t                      fail_status; /* 502, 503 or 504 */
+    ngx_http_upbot_app_t           *paced_app;   /* whose rate said no */
     ngx_uint_t                      first;       /* stop at a usable group */
     ngx_http_upbot_lookup_pt        handler;     /* the facts are at hand */
     ngx_event_t                     wait;        /* for another's call */
@@ -447,6 +467,7 @@ struct ngx_http_upbot_lookup_s {
     ngx_atomic_uint_t               changes;     /* the zone's, when looked */
     unsigned                        called:1;    /* made provider calls */
     unsigned                        expired:1;   /* of facts past "stale" */
+    unsigned                        paced:1;     /* no call slot in time */
     unsigned                        waited:1;    /* for another's */
     unsigned                        blocked:1;
     unsigned                        failed:1;
@@ -510,6 +531,8 @@ void ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts);
 void *ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
     size_t size);
+void ngx_http_upbot_cache_free_locked(ngx_http_upbot_main_conf_t *umcf,
+    void *p);
 ngx_http_upbot_visitors_t *ngx_http_upbot_cache_visitors(
     ngx_http_upbot_main_conf_t *umcf, ngx_slab_pool_t **shpool);
 void ngx_http_upbot_cache_peek(ngx_http_upbot_main_conf_t *umcf,
@@ -517,6 +540,8 @@ void ngx_http_upbot_cache_peek(ngx_http_upbot_main_conf_t *umcf,
     ngx_msec_int_t *age);
 void ngx_http_upbot_cache_usage(ngx_http_upbot_main_conf_t *umcf,
     size_t *used, size_t *size);
+void ngx_http_upbot_cache_release(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
 
@@ -551,7 +576,8 @@ typedef enum {
     ngx_http_upbot_call_too_big,
     ngx_http_upbot_call_http,         /* an HTTP status not 200 */
     ngx_http_upbot_call_failed,       /* no answer */
-    ngx_http_upbot_call_timeout       /* given up at timeout= */
+    ngx_http_upbot_call_timeout,      /* given up at timeout= */
+    ngx_http_upbot_call_paced         /* not made: no slot of rate= */
 } ngx_http_upbot_outcome_e;
 
 /* what a call's answer said of a group */
@@ -666,6 +692,7 @@ void ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
 time_t ngx_http_upbot_parse_time(u_char *p, size_t len, const char **why);
 ngx_int_t ngx_http_upbot_parse_offset(u_char *p, size_t len,
     const char **why);
+ngx_int_t ngx_http_upbot_parse_rate(u_char *p, size_t len);
 ngx_int_t ngx_http_upbot_parse_hours(u_char *p, size_t len,
     ngx_uint_t *opens, ngx_uint_t *closes, const char **why);
 ngx_uint_t ngx_http_upbot_within(ngx_uint_t opens, ngx_uint_t closes,

@@ -311,6 +311,15 @@ ngx_http_upbot_cache_alloc_locked(ngx_http_upbot_main_conf_t *umcf,
 }
 
 
+void
+ngx_http_upbot_cache_free_locked(ngx_http_upbot_main_conf_t *umcf, void *p)
+{
+    ngx_http_upbot_cache_ctx_t  *cache = umcf->zone->data;
+
+    ngx_slab_free_locked(cache->shpool, p);
+}
+
+
 ngx_http_upbot_visitors_t *
 ngx_http_upbot_cache_visitors(ngx_http_upbot_main_conf_t *umcf,
     ngx_slab_pool_t **shpool)
@@ -436,10 +445,12 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         /* no room even after evicting: fetch unlocked, store nothing */
 
         if (cn) {
-            /* a live call is given up at its deadline: never before */
+            /* a live call is given up at its deadline, after waiting for
+             * its slot of the app's rate at most rate_wait: never before */
 
             cn->lock = now + ngx_max(umcf->lock_timeout,
-                                     group->app->timeout
+                                     group->app->rate_wait
+                                     + group->app->timeout
                                      + NGX_HTTP_UPBOT_CLAIM_MARGIN);
 
             if (cn->lock == 0) {
@@ -543,6 +554,31 @@ ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
     if (cn) {
         cn->fetched = ngx_current_msec;
         cn->known = 1;
+    }
+
+    cache->sh->changes++;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* a claim given up before any call: the lock is released, nothing else */
+
+void
+ngx_http_upbot_cache_release(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group)
+{
+    ngx_http_upbot_cache_ctx_t   *cache;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    cache = umcf->zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_upbot_cache_find(cache, group);
+
+    if (cn) {
+        cn->lock = 0;
     }
 
     cache->sh->changes++;

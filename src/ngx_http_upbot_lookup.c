@@ -404,6 +404,25 @@ ngx_http_upbot_lookup_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
 
     for (i = 0; i < call->n; i++) {
 
+        if (call->paced) {
+            /* no call was made: the provider did not fail, nor will the
+             * group be marked so; the next request tries again */
+
+            ngx_http_upbot_cache_release(umcf, call->groups[i]);
+
+            if (lk) {
+                lk->failed = 1;
+                lk->paced = 1;
+                lk->paced_app = call->app;
+
+                if (lk->fail_status != NGX_HTTP_GATEWAY_TIME_OUT) {
+                    lk->fail_status = call->status;
+                }
+            }
+
+            continue;
+        }
+
         if (call->result[i] == NULL) {
             ngx_http_upbot_cache_fail(umcf, call->groups[i], call->status);
 

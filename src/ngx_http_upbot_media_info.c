@@ -323,6 +323,20 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
                                 ? NGX_HTTP_UPBOT_CACHE_EXPIRED
                                 : NGX_HTTP_UPBOT_CACHE_MISS;
 
+            if (lk->paced) {
+                return ngx_http_upbot_fail(r, ctx,
+                                           NGX_HTTP_UPBOT_PROVIDER_FAILED,
+                                           lk->fail_status,
+                                           "no usable group in the pool of "
+                                           "code \"%V\": no call to %V "
+                                           "within rate_wait=%M ms at its "
+                                           "rate=%V, and no facts are at "
+                                           "hand", &req->code,
+                                           &lk->paced_app->name,
+                                           lk->paced_app->rate_wait,
+                                           &lk->paced_app->rate_text);
+            }
+
             return ngx_http_upbot_fail(r, ctx, NGX_HTTP_UPBOT_PROVIDER_FAILED,
                                        lk->fail_status
                                        ? lk->fail_status

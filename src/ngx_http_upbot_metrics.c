@@ -29,6 +29,8 @@ static ngx_str_t  ngx_http_upbot_event_kinds[NGX_HTTP_UPBOT_EVENT_KINDS] = {
 };
 
 
+static ngx_int_t ngx_http_upbot_metrics_ring(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_app_t *app, ngx_http_upbot_app_metrics_t *am);
 static ngx_int_t ngx_http_upbot_metrics_log(ngx_http_request_t *r);
 static void ngx_http_upbot_observe(ngx_http_upbot_histogram_t *h,
     ngx_msec_int_t ms);
@@ -52,9 +54,10 @@ ngx_http_upbot_metrics_zone(ngx_http_upbot_metrics_t *m)
 
 
 /*
- * The configuration being loaded counts in the zone's counters, if it
- * shows them (upbot_metrics or upbot_status): each app gets its node,
- * found or made.  In the master, with the zone's mutex.
+ * The configuration being loaded: each app gets its node, found or made,
+ * for the pace of its calls, and counts in the zone's counters if it
+ * shows them (upbot_metrics or upbot_status).  In the master, with the
+ * zone's mutex.
  */
 
 ngx_int_t
@@ -66,11 +69,7 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_app_t          *apps;
     ngx_http_upbot_app_metrics_t  *am;
 
-    if (umcf->shown_line == 0) {
-        return NGX_OK;
-    }
-
-    umcf->metrics = m;
+    umcf->metrics = umcf->shown_line ? m : NULL;
 
     apps = umcf->apps.elts;
 
@@ -102,8 +101,64 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
             ngx_rbtree_insert(&m->apps, &am->sn.node);
         }
 
-        apps[i].metrics = am;
+        if (ngx_http_upbot_metrics_ring(umcf, &apps[i], am) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        apps[i].shared = am;
+        apps[i].metrics = umcf->metrics ? am : NULL;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The times of an app's last calls, as many as its rate= allows in a
+ * window: a second, or the time between two calls when that is longer.
+ * A new rate replaces them (the workers of the last configuration pace
+ * their calls by it too: they look at the node, not at their app).
+ */
+
+static ngx_int_t
+ngx_http_upbot_metrics_ring(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_app_t *app, ngx_http_upbot_app_metrics_t *am)
+{
+    uint64_t    window;
+    ngx_uint_t  n;
+
+    if (app->rate >= 1000) {
+        n = app->rate / 1000;
+        window = 1000000;
+
+    } else {
+        n = 1;
+        window = (uint64_t) 1000000000 / app->rate;
+    }
+
+    if (am->ring && am->nring == n && am->window == window) {
+        return NGX_OK;
+    }
+
+    if (am->ring) {
+        ngx_http_upbot_cache_free_locked(umcf, am->ring);
+    }
+
+    am->ring = ngx_http_upbot_cache_alloc_locked(umcf, n * sizeof(uint64_t));
+
+    if (am->ring == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                      "upbot_zone is too small for the %ui call times of "
+                      "app \"%V\" (rate=%V)", n, &app->name,
+                      &app->rate_text);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(am->ring, n * sizeof(uint64_t));
+
+    am->nring = n;
+    am->head = 0;
+    am->window = window;
 
     return NGX_OK;
 }
@@ -218,8 +273,11 @@ ngx_http_upbot_metrics_call(ngx_http_upbot_call_t *call,
 
     (void) ngx_atomic_fetch_add(&am->calls[outcome], 1);
 
-    ngx_http_upbot_observe(&am->duration,
-                           (ngx_msec_int_t) (ngx_current_msec - call->start));
+    if (outcome != ngx_http_upbot_call_paced) {
+        ngx_http_upbot_observe(&am->duration,
+                               (ngx_msec_int_t) (ngx_current_msec
+                                                 - call->start));
+    }
 }
 
 
@@ -684,7 +742,8 @@ ngx_http_upbot_outcome_name(ngx_http_upbot_outcome_e outcome)
         ngx_string("too_big"),
         ngx_string("http_error"),
         ngx_string("failed"),
-        ngx_string("timeout")
+        ngx_string("timeout"),
+        ngx_string("paced")
     };
 
     return &names[outcome];

@@ -787,16 +787,14 @@ ngx_http_upbot_sticky(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  * (limit_req's leaky bucket, as with its nodelay)
  */
 
-#define NGX_HTTP_UPBOT_LIMIT_MAX  1000000   /* keeps 1/1000ths in range */
-
 static char *
 ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_upbot_main_conf_t *umcf = conf;
 
     u_char      *p;
-    ngx_int_t    rate, burst, scale;
-    ngx_str_t   *value, v;
+    ngx_int_t    rate, burst;
+    ngx_str_t   *value, rate_text;
     ngx_uint_t   i;
 
     if (umcf->limit_rate != NGX_CONF_UNSET_UINT) {
@@ -814,7 +812,7 @@ ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rate = NGX_CONF_UNSET;
     burst = NGX_CONF_UNSET;
-    scale = 1;
+    ngx_str_null(&rate_text);
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -826,28 +824,15 @@ ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return NGX_CONF_ERROR;
             }
 
-            v.data = value[i].data + 5;
-            v.len = value[i].len - 5;
+            rate = ngx_http_upbot_parse_rate(value[i].data + 5,
+                                             value[i].len - 5);
 
-            if (v.len > 3 && ngx_strncmp(v.data + v.len - 3, "r/s", 3) == 0) {
-                scale = 1;
-
-            } else if (v.len > 3
-                       && ngx_strncmp(v.data + v.len - 3, "r/m", 3) == 0)
-            {
-                scale = 60;
-
-            } else {
+            if (rate == NGX_ERROR) {
                 goto invalid_rate;
             }
 
-            rate = ngx_atoi(v.data, v.len - 3);
-
-            if (rate == NGX_ERROR || rate == 0
-                || rate > NGX_HTTP_UPBOT_LIMIT_MAX)
-            {
-                goto invalid_rate;
-            }
+            rate_text.data = value[i].data + 5;
+            rate_text.len = value[i].len - 5;
 
             continue;
         }
@@ -862,11 +847,11 @@ ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
 
-            if (burst == NGX_ERROR || burst > NGX_HTTP_UPBOT_LIMIT_MAX) {
+            if (burst == NGX_ERROR || burst > NGX_HTTP_UPBOT_RATE_MAX) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid burst \"%V\" in \"%V\", expected "
                                    "burst=N, N from 0 to %d", &value[i],
-                                   &cmd->name, NGX_HTTP_UPBOT_LIMIT_MAX);
+                                   &cmd->name, NGX_HTTP_UPBOT_RATE_MAX);
                 return NGX_CONF_ERROR;
             }
 
@@ -893,18 +878,18 @@ ngx_http_upbot_limit_visitor(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* the reason of a refusal names it, $upbot_error */
 
-    p = ngx_pnalloc(cf->pool, sizeof("rate=r/m burst=") - 1
-                              + 2 * NGX_INT_T_LEN);
+    p = ngx_pnalloc(cf->pool, sizeof("rate= burst=") - 1 + rate_text.len
+                              + NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
 
     umcf->limit_text.data = p;
-    umcf->limit_text.len = ngx_sprintf(p, "rate=%i%s burst=%i", rate,
-                                       scale == 1 ? "r/s" : "r/m", burst)
+    umcf->limit_text.len = ngx_sprintf(p, "rate=%V burst=%i", &rate_text,
+                                       burst)
                            - p;
 
-    umcf->limit_rate = rate * 1000 / scale;
+    umcf->limit_rate = rate;
     umcf->limit_burst = burst * 1000;
     umcf->limit_file = cf->conf_file->file.name;
     umcf->limit_line = cf->conf_file->line;
@@ -916,7 +901,7 @@ invalid_rate:
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                        "invalid rate \"%V\" in \"%V\", expected rate=Nr/s or "
                        "rate=Nr/m, N from 1 to %d", &value[i], &cmd->name,
-                       NGX_HTTP_UPBOT_LIMIT_MAX);
+                       NGX_HTTP_UPBOT_RATE_MAX);
     return NGX_CONF_ERROR;
 }
 

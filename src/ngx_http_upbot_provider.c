@@ -91,9 +91,10 @@ ngx_http_upbot_provider_sources(u_char *p, u_char *last)
 
 
 /* upbot_tim NAME sdkappid=N identifier=ID key=K|key_file=F location=URI
- *           [expire=TIME] [timeout=TIME] [url_field=KEY];
+ *           [expire=TIME] [timeout=TIME] [url_field=KEY] [rate=RATE]
+ *           [rate_wait=TIME];
  * upbot_yunxin NAME appkey=K secret=S|secret_file=F location=URI
- *           [timeout=TIME] [url_field=KEY]; */
+ *           [timeout=TIME] [url_field=KEY] [rate=RATE] [rate_wait=TIME]; */
 
 char *
 ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -153,6 +154,19 @@ ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_conf_init_msec_value(app->timeout, NGX_HTTP_UPBOT_CALL_TIMEOUT);
+    ngx_conf_init_msec_value(app->rate_wait, NGX_HTTP_UPBOT_RATE_WAIT);
+
+    if (app->rate == NGX_CONF_UNSET_UINT) {
+        app->rate = provider->rate * 1000;
+        app->rate_text.data = ngx_pnalloc(cf->pool, NGX_INT_T_LEN + 3);
+        if (app->rate_text.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        app->rate_text.len = ngx_sprintf(app->rate_text.data, "%uir/s",
+                                         provider->rate)
+                             - app->rate_text.data;
+    }
 
     return NGX_CONF_OK;
 }
@@ -185,6 +199,8 @@ ngx_http_upbot_app_create(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
     app->provider = provider;
     app->timeout = NGX_CONF_UNSET_MSEC;
+    app->rate = NGX_CONF_UNSET_UINT;
+    app->rate_wait = NGX_CONF_UNSET_MSEC;
     app->file = cf->conf_file->file.name;
     app->line = cf->conf_file->line;
 
@@ -286,6 +302,46 @@ ngx_http_upbot_app_option(ngx_conf_t *cf, ngx_http_upbot_app_t *app,
 
     } else if (ngx_http_upbot_is_option(&name, "url_field", "")) {
         target = &app->url_field;
+
+    } else if (ngx_http_upbot_is_option(&name, "rate", "")) {
+        if (app->rate != NGX_CONF_UNSET_UINT) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate \"rate=\" of app \"%V\"",
+                               &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_http_upbot_parse_rate(value.data, value.len);
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"rate=%V\" of app \"%V\", "
+                               "expected rate=Nr/s or rate=Nr/m, N from 1 "
+                               "to %d", &value, &app->name,
+                               NGX_HTTP_UPBOT_RATE_MAX);
+            return NGX_CONF_ERROR;
+        }
+
+        app->rate = rc;
+        app->rate_text = value;
+
+        return NGX_CONF_OK;
+
+    } else if (ngx_http_upbot_is_option(&name, "rate_wait", "")) {
+        if (app->rate_wait != NGX_CONF_UNSET_MSEC) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate \"rate_wait=\" of app \"%V\"",
+                               &app->name);
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_parse_time(&value, 0);
+        if (rc == NGX_ERROR) {
+            goto invalid;
+        }
+
+        app->rate_wait = (ngx_msec_t) rc;
+
+        return NGX_CONF_OK;
 
     } else if (ngx_http_upbot_is_option(&name, "timeout", "")) {
         if (app->timeout != NGX_CONF_UNSET_MSEC) {

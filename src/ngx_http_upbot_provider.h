@@ -138,6 +138,9 @@ typedef struct {
     ngx_http_request_t             *sr;          /* its subrequest */
     ngx_event_t                     deadline;    /* the app's timeout= */
     void                           *fetch;       /* the calls it is one of */
+    ngx_http_request_t             *r;           /* whose call it is */
+    ngx_event_t                     pace;        /* the call's slot comes */
+    unsigned                        paced:1;     /* no slot: not made */
     unsigned                        timed_out:1;
     unsigned                        too_big:1;
     unsigned                        done:1;      /* its answer recorded */
@@ -153,6 +156,7 @@ struct ngx_http_upbot_provider_s {
     ngx_uint_t                      batch;       /* most groups a call */
     ngx_int_t                       ok;          /* the answer's code */
     ngx_uint_t                      id_in_path;  /* calls go to LOCATION/ID */
+    ngx_uint_t                      rate;        /* calls a second, default */
 
     /*
      * configuration: an app's own part; its options (NGX_OK: taken,

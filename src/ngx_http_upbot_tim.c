@@ -57,10 +57,11 @@ const ngx_http_upbot_provider_t  ngx_http_upbot_tim_provider = {
     "sdkappid",
     "key",
     "sdkappid=, identifier=, key=, key_file=, location=, expire=, "
-    "timeout= or url_field=",
+    "timeout=, url_field=, rate= or rate_wait=",
     NGX_HTTP_UPBOT_TIM_BATCH,
     0,                                  /* ErrorCode 0: it went well */
     0,                                  /* POST to the location itself */
+    200,                                /* calls a second: Tencent's limit */
     ngx_http_upbot_tim_create_app,
     ngx_http_upbot_tim_app_option,
     ngx_http_upbot_tim_init_app,

@@ -3,7 +3,8 @@
  * Copyright (C) 2026, the upbot authors
  *
  * Times written in the configuration: an absolute time (ISO 8601 with an
- * offset, or unix seconds), a UTC offset, a daily window "HH:MM-HH:MM".
+ * offset, or unix seconds), a UTC offset, a daily window "HH:MM-HH:MM",
+ * a rate "Nr/s" or "Nr/m".
  * Pure: no locale, no time zone database, no libc time functions, so a
  * time means the same on every host.
  */
@@ -102,6 +103,41 @@ ngx_http_upbot_parse_time(u_char *p, size_t len, const char **why)
     }
 
     return t;
+}
+
+
+/*
+ * "Nr/s" or "Nr/m", N from 1 to NGX_HTTP_UPBOT_RATE_MAX, as limit_req
+ * writes rates: in thousandths of a request a second, or NGX_ERROR.
+ */
+
+ngx_int_t
+ngx_http_upbot_parse_rate(u_char *p, size_t len)
+{
+    ngx_int_t  n, scale;
+
+    if (len <= 3 || p[len - 3] != 'r' || p[len - 2] != '/') {
+        return NGX_ERROR;
+    }
+
+    switch (p[len - 1]) {
+    case 's':
+        scale = 1;
+        break;
+    case 'm':
+        scale = 60;
+        break;
+    default:
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi(p, len - 3);
+
+    if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_UPBOT_RATE_MAX) {
+        return NGX_ERROR;
+    }
+
+    return n * 1000 / scale;
 }
 
 

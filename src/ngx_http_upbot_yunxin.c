@@ -39,10 +39,14 @@ const ngx_http_upbot_provider_t  ngx_http_upbot_yunxin_provider = {
     ngx_string("yunxin"),
     "appkey",
     "secret",
-    "appkey=, secret=, secret_file=, location=, timeout= or url_field=",
+    "appkey=, secret=, secret_file=, location=, timeout=, url_field=, "
+    "rate= or rate_wait=",
     1,                                  /* a team a call */
     200,                                /* "code": 200 is success */
     1,                                  /* GET LOCATION/TEAM_ID */
+    100,                                /* calls a second: rate= sets the
+                                         * app's own, which NetEase's
+                                         * plans differ in */
     NULL,                               /* no options of its own */
     NULL,
     NULL,

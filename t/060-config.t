@@ -590,7 +590,7 @@ qr/\[emerg\] .*app "tim:prod" has both "key=" and "key_file=" in \S+nginx\.conf:
     upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE location=/_t;
 --- must_die
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 --- no_error_log
 S3CRETVALUE
 

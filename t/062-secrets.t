@@ -42,7 +42,7 @@ __DATA__
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -50,7 +50,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key:S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -58,7 +58,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -66,7 +66,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETdmFsdWU= location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -74,7 +74,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin S3CRETdmFsdWU== location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -82,7 +82,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin kye=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -90,7 +90,7 @@ qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a se
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin KEY=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -106,7 +106,7 @@ qr/\[emerg\] .*invalid parameter "key=\.\.\." of app "tim:prod": empty value in 
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key =S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -130,7 +130,7 @@ qr/\[emerg\] .*has both "key=" and "key_file=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin secret=S3CRETVALUE123 location=/_t;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 4 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -146,7 +146,7 @@ qr/\[emerg\] .*invalid parameter "location=\.\.\." of app "tim:prod" in \S+nginx
 --- http_config
     upbot_tim  prod  sdkappid=1400000000 identifier=admin key_file=$TEST_NGINX_SERVER_ROOT/html/tim.key location=/_t url_field;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 6 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 6 of app "tim:prod" \(not shown: it may be a secret\), expected sdkappid=, identifier=, key=, key_file=, location=, expire=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -162,7 +162,7 @@ qr/\[emerg\] .*app "tim:prod" has no "location=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -170,7 +170,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK secret:S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -178,7 +178,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK secret S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -186,7 +186,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETdmFsdWU= location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -194,7 +194,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK S3CRETdmFsdWU== location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -202,7 +202,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK sceret=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -210,7 +210,7 @@ qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a s
 --- http_config
     upbot_yunxin  cn  appkey=AK SECRET=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -226,7 +226,7 @@ qr/\[emerg\] .*invalid parameter "secret=\.\.\." of app "yunxin:cn": empty value
 --- http_config
     upbot_yunxin  cn  appkey=AK secret =S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -250,7 +250,7 @@ qr/\[emerg\] .*has both "secret=" and "secret_file=" in \S+nginx\.conf:\d+/
 --- http_config
     upbot_yunxin  cn  appkey=AK key=S3CRETVALUE123 location=/_y/;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 3 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 
@@ -266,7 +266,7 @@ qr/\[emerg\] .*invalid parameter "location=\.\.\." of app "yunxin:cn" in \S+ngin
 --- http_config
     upbot_yunxin  cn  appkey=AK secret_file=$TEST_NGINX_SERVER_ROOT/html/yx.secret location=/_y/ url_field;
 --- error_log eval
-qr/\[emerg\] .*invalid parameter 5 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout= or url_field= in \S+nginx\.conf:\d+/
+qr/\[emerg\] .*invalid parameter 5 of app "yunxin:cn" \(not shown: it may be a secret\), expected appkey=, secret=, secret_file=, location=, timeout=, url_field=, rate= or rate_wait= in \S+nginx\.conf:\d+/
 
 
 

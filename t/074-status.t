@@ -348,7 +348,7 @@ main::pool(
            '"groups":{"usable":9,"full":4,"down":3,"expired":1,"closed":0,"unknown":1,"gone":0,"expiring":1}',
            '"expiring":[' . "\n" . '{"code":"soon","id":"g1","expires":"',
            '],"expiring_listed":1,',
-           '"providers":[' . "\n" . '{"app":"tim:prod","provider":"tim","calls":{"ok":1,"refused":0,"invalid":0,"too_big":0,"http_error":0,"failed":0,"timeout":0},"groups":{"ok":2,"gone":0,"missing":0,"other":0}}]',
+           '"providers":[' . "\n" . '{"app":"tim:prod","provider":"tim","calls":{"ok":1,"refused":0,"invalid":0,"too_big":0,"http_error":0,"failed":0,"timeout":0,"paced":0},"groups":{"ok":2,"gone":0,"missing":0,"other":0}}]',
            '"zone":{"used":', ',"size":1048576}',
            '"cache":{"ttl_ms":1000,"stale_ms":3000}',
            '{"code":"st","steps":{"answer":1,"exposure":0,"long_press":0,"jump":0}}',
