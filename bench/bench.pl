@@ -17,6 +17,9 @@
 #      "metrics" and each of those answered once
 #   7. workers: the module with 1, 2 and 4 workers under the same load, the
 #      CPU time of all its workers per request
+#   8. a cold start at the provider's rate: 10,000 live codes of 1 to 3
+#      Tencent groups, asked in turn by 500 connections: the calls the mock
+#      sees in any one second, and the time until every code is warm
 #
 # Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
 # rules a hit pays for: max_views= on the code's group and upbot_sticky,
@@ -26,7 +29,7 @@
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync scrape workers), BENCH_TARGETS (upbot upbot-rules
+# memory zone codes cold fsync scrape workers rate), BENCH_TARGETS (upbot upbot-rules
 # upbot-metrics return200 openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
 
 use strict;
@@ -55,13 +58,14 @@ my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
            split /[ ,]+/, ($ENV{BENCH_ONLY}
                            || 'speed ir memory zone codes cold fsync scrape '
-                              . 'workers');
+                              . 'workers rate');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
             'fsync-on' => 7308, 'upbot-rules' => 7309,
-            'upbot-metrics' => 7311, scrape => 7312, workers => 7313);
+            'upbot-metrics' => 7311, scrape => 7312, workers => 7313,
+            rate => 7314);
 
 my @targets = split ' ',
     ($ENV{BENCH_TARGETS}
@@ -112,6 +116,7 @@ cold() if $only{cold};
 fsync_cost() if $only{fsync};
 scrape() if $only{scrape};
 workers() if $only{workers};
+rate() if $only{rate};
 
 stop_all();
 
@@ -316,6 +321,13 @@ sub start_mock {
             Name => "冷启动群$i", FaceUrl => "https://img.example.com/cold$i.png",
             MemberNum => $i < 50 ? 500 : 10, MaxMemberNum => 500,
             AppDefinedData => [{ Key => 'url', Value => "https://join.example.com/cold$i" }] };
+    }
+
+    # the cold start's 10,000 codes' groups (8.)
+    for my $i (1 .. 20000) {
+        $groups{ sprintf '@TGS#warm%05d', $i } = {
+            Name => "w$i", MemberNum => 1, MaxMemberNum => 500,
+            AppDefinedData => [{ Key => 'url', Value => "https://j.example.com/w$i" }] };
     }
 
     for my $i (1 .. 4000) {
@@ -944,6 +956,69 @@ sub worker_pids {
                       =~ /^\d+ \(\S+\) \S+ $master / }
                map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
     return @pids ? @pids : die "bench: no worker for $t\n";
+}
+
+
+# --- 8. a cold start at the provider's rate -----------------------------------
+
+# 10,000 live codes of 1, 2 or 3 Tencent groups (20,000 groups, a call a
+# code), none cached, asked in turn by wrk -c500 for BENCH_RATE_SECONDS
+# (80) on 2 workers, the app at its default rate (200r/s): the most calls
+# the mock saw in any one second, the answers (a request whose call has no
+# slot within rate_wait is 1005/503 at once), and the time from the first
+# call until every code's groups had been asked for
+sub rate {
+    my ($n, $secs) = (10_000, $ENV{BENCH_RATE_SECONDS} || 80);
+    my ($rows, $g) = ('', 0);
+
+    for my $c (1 .. $n) {
+        $rows .= sprintf("w%d  tim:bench  \@TGS#warm%05d;\n", $c, ++$g)
+            for 1 .. 1 + $c % 3;
+    }
+
+    my $conf = render('rate', port => $port{rate}, workers => 2,
+                      zone => '32m', codes => $rows);
+
+    start_nginx('rate', $conf, port => $port{rate});
+    mock_control('reset');
+
+    local $ENV{BENCH_BODY} = $api{media_info}{body};
+    local $ENV{BENCH_TOKEN} = $token;
+    local $ENV{BENCH_DIR} = $bench;
+    local $ENV{BENCH_CODES} = $n;
+
+    my $out = `wrk -t1 -c500 -d${secs}s --timeout 5s -s $bench/codes.lua http://127.0.0.1:$port{rate}$api{media_info}{path} 2>&1`;
+    my %r = $out =~ /(\w+)=(\d+)/g;
+
+    stop_nginx('rate');
+
+    my @calls = sort { $a->{time} <=> $b->{time} }
+                grep { $_->{provider} eq 'tim' } mock_calls();
+    my (%asked, $warm, $most, $j);
+
+    for my $i (0 .. $#calls) {
+        $asked{$_} = 1 for @{ $calls[$i]{group_ids} // [] };
+        $warm //= $calls[$i]{time} - $calls[0]{time} if keys %asked == $g;
+        $j //= 0;
+        $j++ while $calls[$i]{time} - $calls[$j]{time} >= 1;
+        $most = $i - $j + 1 if $i - $j + 1 > ($most // 0);
+    }
+
+    say_('');
+    say_('## A cold start at the provider\'s rate');
+    say_('');
+    say_(sprintf('%d live codes of 1 to 3 Tencent groups (%d groups), none'
+                 . ' cached, asked in turn by wrk -c500 for %d s on 2'
+                 . ' workers, rate=200r/s: %d requests, %d of them 1005/503'
+                 . ' (no call slot within rate_wait=1s), %d socket errors;'
+                 . ' %d calls, at most %d in any one second at the mock;'
+                 . ' every code warm %s after the first call.',
+                 $n, $g, $secs, $r{requests} // 0, $r{non2xx} // 0,
+                 $r{errors} // 0, scalar @calls, $most // 0,
+                 defined $warm ? sprintf('%.1f s', $warm)
+                               : sprintf('not within %d s (%d of %d groups'
+                                         . ' asked)', $secs,
+                                         scalar keys %asked, $g)));
 }
 
 

@@ -10,7 +10,9 @@
  * subrequest_output_buffer_size).  When a call ends, its post-subrequest
  * handler records what the answer says of each group; the parent request
  * then hands the call to the handler its caller gave, and calls nothing
- * else above it.
+ * else above it.  A call is made in a slot of its app's rate= (the zone
+ * keeps the times of the app's last calls): now, after a timer, or not at
+ * all.
  */
 
 
