@@ -122,6 +122,10 @@ ngx_http_upbot_out_bytes(ngx_http_upbot_out_t *out, u_char *s, size_t len)
 {
     u_char  *p;
 
+    if (len == 0) {
+        return NGX_OK;          /* s may be NULL */
+    }
+
     p = ngx_http_upbot_out_reserve(out, len);
     if (p == NULL) {
         return NGX_ERROR;
@@ -159,6 +163,10 @@ u_char *
 ngx_http_upbot_label_escape(u_char *p, ngx_str_t *value)
 {
     u_char  *s, *end;
+
+    if (value->len == 0) {
+        return p;               /* its data may be NULL */
+    }
 
     for (s = value->data, end = s + value->len; s < end; s++) {
         switch (*s) {
@@ -213,6 +221,10 @@ ngx_int_t
 ngx_http_upbot_out_html(ngx_http_upbot_out_t *out, ngx_str_t *value)
 {
     u_char  *p, *s, *end;
+
+    if (value->len == 0) {
+        return NGX_OK;          /* its data may be NULL */
+    }
 
     p = ngx_http_upbot_out_reserve(out, sizeof("&quot;") * value->len);
     if (p == NULL) {
