@@ -30,7 +30,8 @@
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
 # memory zone codes cold fsync scrape workers rate), BENCH_TARGETS (upbot upbot-rules
-# upbot-metrics return200 openresty), BENCH_OUT (a copy of the report, build/bench/report.txt).
+# upbot-metrics return200 openresty), BENCH_OUT (a copy of the report,
+# build/bench/report.txt), BENCH_PORT_SHIFT (0: ports 7301-7314).
 
 use strict;
 use warnings;
@@ -66,6 +67,8 @@ my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             'fsync-on' => 7308, 'upbot-rules' => 7309,
             'upbot-metrics' => 7311, scrape => 7312, workers => 7313,
             rate => 7314);
+# BENCH_PORT_SHIFT: every port above moved by it, for two benches at once
+$_ += ($ENV{BENCH_PORT_SHIFT} || 0) for values %port;
 
 my @targets = split ' ',
     ($ENV{BENCH_TARGETS}
