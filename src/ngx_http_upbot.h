@@ -143,17 +143,14 @@ typedef struct {
 } ngx_http_upbot_metrics_t;
 
 /*
- * An app's calls, by name ("tim:prod"): when its last calls were made, for
- * its rate=, and, where a location shows them, their counts.  Made at
- * load, never evicted.
+ * An app's calls, by name ("tim:prod"): when the latest was made, for its
+ * rate=, and, where a location shows them, their counts.  Made at load,
+ * never evicted.
  */
 typedef struct {
     ngx_str_node_t                  sn;
-    uint64_t                       *ring;        /* the last calls' times */
-    ngx_uint_t                      nring;       /* calls in "window" */
-    ngx_uint_t                      head;        /* the oldest */
-    uint64_t                        window;      /* µs */
-    uint64_t                        last;        /* the latest call's */
+    uint64_t                        interval;    /* between calls, µs */
+    uint64_t                        last;        /* the latest call's slot */
     ngx_atomic_t                    calls[NGX_HTTP_UPBOT_OUTCOMES];
     ngx_http_upbot_histogram_t      duration;
     ngx_atomic_t                    ok;          /* groups: facts */
@@ -665,6 +662,7 @@ ngx_int_t ngx_http_upbot_lookup(ngx_http_request_t *r,
 
 /* fetch */
 ngx_int_t ngx_http_upbot_fetch_init(ngx_conf_t *cf);
+uint64_t ngx_http_upbot_call_interval(ngx_uint_t rate);
 ngx_int_t ngx_http_upbot_fetch(ngx_http_request_t *r,
     ngx_http_upbot_code_t *code, ngx_uint_t *index, ngx_uint_t n,
     ngx_http_upbot_fetch_pt handler, ngx_uint_t background);

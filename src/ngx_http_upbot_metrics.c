@@ -29,8 +29,6 @@ static ngx_str_t  ngx_http_upbot_event_kinds[NGX_HTTP_UPBOT_EVENT_KINDS] = {
 };
 
 
-static ngx_int_t ngx_http_upbot_metrics_ring(ngx_http_upbot_main_conf_t *umcf,
-    ngx_http_upbot_app_t *app, ngx_http_upbot_app_metrics_t *am);
 static ngx_int_t ngx_http_upbot_metrics_log(ngx_http_request_t *r);
 static void ngx_http_upbot_observe(ngx_http_upbot_histogram_t *h,
     ngx_msec_int_t ms);
@@ -101,64 +99,17 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
             ngx_rbtree_insert(&m->apps, &am->sn.node);
         }
 
-        if (ngx_http_upbot_metrics_ring(umcf, &apps[i], am) != NGX_OK) {
-            return NGX_ERROR;
-        }
+        /*
+         * the app's rate= as the time between two calls, µs: a new rate
+         * replaces the old (the workers of the last configuration pace
+         * their calls by it too: they look at the node, not at their app)
+         */
+
+        am->interval = ngx_http_upbot_call_interval(apps[i].rate);
 
         apps[i].shared = am;
         apps[i].metrics = umcf->metrics ? am : NULL;
     }
-
-    return NGX_OK;
-}
-
-
-/*
- * The times of an app's last calls, as many as its rate= allows in a
- * window: a second, or the time between two calls when that is longer.
- * A new rate replaces them (the workers of the last configuration pace
- * their calls by it too: they look at the node, not at their app).
- */
-
-static ngx_int_t
-ngx_http_upbot_metrics_ring(ngx_http_upbot_main_conf_t *umcf,
-    ngx_http_upbot_app_t *app, ngx_http_upbot_app_metrics_t *am)
-{
-    uint64_t    window;
-    ngx_uint_t  n;
-
-    if (app->rate >= 1000) {
-        n = app->rate / 1000;
-        window = 1000000;
-
-    } else {
-        n = 1;
-        window = (uint64_t) 1000000000 / app->rate;
-    }
-
-    if (am->ring && am->nring == n && am->window == window) {
-        return NGX_OK;
-    }
-
-    if (am->ring) {
-        ngx_http_upbot_cache_free_locked(umcf, am->ring);
-    }
-
-    am->ring = ngx_http_upbot_cache_alloc_locked(umcf, n * sizeof(uint64_t));
-
-    if (am->ring == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
-                      "upbot_zone is too small for the %ui call times of "
-                      "app \"%V\" (rate=%V)", n, &app->name,
-                      &app->rate_text);
-        return NGX_ERROR;
-    }
-
-    ngx_memzero(am->ring, n * sizeof(uint64_t));
-
-    am->nring = n;
-    am->head = 0;
-    am->window = window;
 
     return NGX_OK;
 }
