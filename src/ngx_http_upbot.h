@@ -136,7 +136,7 @@ typedef struct {
     ngx_atomic_t                    funnel_dropped;
     size_t                          funnel_bytes;   /* with the mutex */
     time_t                          funnel_warned;
-    ngx_rbtree_t                    apps;        /* app_metrics_t */
+    ngx_rbtree_t                    apps;        /* app_node_t */
     ngx_rbtree_node_t               apps_sentinel;
     ngx_rbtree_t                    funnels;     /* funnel_t */
     ngx_rbtree_node_t               funnels_sentinel;
@@ -160,7 +160,7 @@ typedef struct {
     ngx_atomic_t                    errors[NGX_HTTP_UPBOT_APP_ERRORS];
     ngx_atomic_t                    other_errors;
     u_char                          data[1];
-} ngx_http_upbot_app_metrics_t;
+} ngx_http_upbot_app_node_t;
 
 /*
  * A code's funnel (answers, exposures, long-presses, jumps): a slot per
@@ -192,8 +192,8 @@ struct ngx_http_upbot_app_s {
     ngx_uint_t                      rate;        /* 1/1000 calls a second */
     ngx_str_t                       rate_text;   /* as written: "200r/s" */
     ngx_msec_t                      rate_wait;   /* for a slot, at most */
-    ngx_http_upbot_app_metrics_t   *shared;      /* in the zone: pace */
-    ngx_http_upbot_app_metrics_t   *metrics;     /*   and counts, or NULL */
+    ngx_http_upbot_app_node_t      *shared;      /* in the zone: pace */
+    ngx_http_upbot_app_node_t      *metrics;     /*   and counts, or NULL */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
 };

@@ -269,9 +269,9 @@ static ngx_int_t
 ngx_http_upbot_fetch_slot(ngx_http_upbot_call_t *call, ngx_msec_t wait,
     ngx_msec_t *delay)
 {
-    uint64_t                       now, start;
-    ngx_http_upbot_main_conf_t    *umcf;
-    ngx_http_upbot_app_metrics_t  *am = call->app->shared;
+    uint64_t                     now, start;
+    ngx_http_upbot_main_conf_t  *umcf;
+    ngx_http_upbot_app_node_t   *am = call->app->shared;
 
     *delay = 0;
 

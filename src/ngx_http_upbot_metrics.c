@@ -62,10 +62,10 @@ ngx_int_t
 ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_metrics_t *m)
 {
-    uint32_t                       hash;
-    ngx_uint_t                     i;
-    ngx_http_upbot_app_t          *apps;
-    ngx_http_upbot_app_metrics_t  *am;
+    uint32_t                    hash;
+    ngx_uint_t                  i;
+    ngx_http_upbot_app_t       *apps;
+    ngx_http_upbot_app_node_t  *am;
 
     umcf->metrics = umcf->shown_line ? m : NULL;
 
@@ -74,12 +74,12 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
     for (i = 0; i < umcf->apps.nelts; i++) {
         hash = ngx_crc32_short(apps[i].name.data, apps[i].name.len);
 
-        am = (ngx_http_upbot_app_metrics_t *)
+        am = (ngx_http_upbot_app_node_t *)
                  ngx_str_rbtree_lookup(&m->apps, &apps[i].name, hash);
 
         if (am == NULL) {
             am = ngx_http_upbot_cache_alloc_locked(umcf,
-                     offsetof(ngx_http_upbot_app_metrics_t, data)
+                     offsetof(ngx_http_upbot_app_node_t, data)
                      + apps[i].name.len);
 
             if (am == NULL) {
@@ -89,7 +89,7 @@ ngx_http_upbot_metrics_attach(ngx_http_upbot_main_conf_t *umcf,
                 return NGX_ERROR;
             }
 
-            ngx_memzero(am, offsetof(ngx_http_upbot_app_metrics_t, data));
+            ngx_memzero(am, offsetof(ngx_http_upbot_app_node_t, data));
 
             am->sn.node.key = hash;
             am->sn.str.data = am->data;
@@ -216,7 +216,7 @@ void
 ngx_http_upbot_metrics_call(ngx_http_upbot_call_t *call,
     ngx_http_upbot_outcome_e outcome)
 {
-    ngx_http_upbot_app_metrics_t  *am = call->app->metrics;
+    ngx_http_upbot_app_node_t  *am = call->app->metrics;
 
     if (am == NULL) {
         return;
@@ -242,9 +242,9 @@ void
 ngx_http_upbot_metrics_groups(ngx_http_upbot_app_t *app, ngx_uint_t result,
     ngx_int_t error, ngx_uint_t n)
 {
-    ngx_uint_t                     i;
-    ngx_atomic_uint_t              code;
-    ngx_http_upbot_app_metrics_t  *am = app->metrics;
+    ngx_uint_t                  i;
+    ngx_atomic_uint_t           code;
+    ngx_http_upbot_app_node_t  *am = app->metrics;
 
     if (am == NULL || n == 0) {
         return;

@@ -199,10 +199,10 @@ static ngx_int_t
 ngx_http_upbot_scrape_providers(ngx_http_upbot_out_t *out,
     ngx_http_upbot_main_conf_t *umcf)
 {
-    ngx_str_t                      labels;
-    ngx_uint_t                     i, k;
-    ngx_http_upbot_app_t          *apps;
-    ngx_http_upbot_app_metrics_t  *am;
+    ngx_str_t                   labels;
+    ngx_uint_t                  i, k;
+    ngx_http_upbot_app_t       *apps;
+    ngx_http_upbot_app_node_t  *am;
 
     apps = umcf->apps.elts;
 

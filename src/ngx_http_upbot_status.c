@@ -961,9 +961,9 @@ static ngx_int_t
 ngx_http_upbot_status_apps_json(ngx_http_upbot_out_t *out,
     ngx_http_upbot_main_conf_t *umcf)
 {
-    ngx_uint_t                     i, k;
-    ngx_http_upbot_app_t          *apps;
-    ngx_http_upbot_app_metrics_t  *am;
+    ngx_uint_t                  i, k;
+    ngx_http_upbot_app_t       *apps;
+    ngx_http_upbot_app_node_t  *am;
 
     apps = umcf->apps.elts;
 
@@ -1353,14 +1353,14 @@ static ngx_int_t
 ngx_http_upbot_status_health_html(ngx_http_upbot_out_t *out,
     ngx_http_upbot_main_conf_t *umcf)
 {
-    size_t                         used, size;
-    time_t                         now;
-    u_char                         iso[NGX_HTTP_UPBOT_ISO_LEN], *last;
-    ngx_uint_t                     slot, i, k, n;
-    ngx_http_upbot_app_t          *apps;
-    ngx_http_upbot_code_t         *code;
-    ngx_http_upbot_group_t        *g;
-    ngx_http_upbot_app_metrics_t  *am;
+    size_t                      used, size;
+    time_t                      now;
+    u_char                      iso[NGX_HTTP_UPBOT_ISO_LEN], *last;
+    ngx_uint_t                  slot, i, k, n;
+    ngx_http_upbot_app_t       *apps;
+    ngx_http_upbot_code_t      *code;
+    ngx_http_upbot_group_t     *g;
+    ngx_http_upbot_app_node_t  *am;
 
     now = ngx_time();
     n = 0;
