@@ -19,7 +19,6 @@ use Time::HiRes qw(sleep);
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = base_port() + 12;
 my $root = File::Spec->rel2abs("t/servroot-views");
-my $modules = main_prelude();
 my $master;
 
 remove_tree($root);
@@ -31,22 +30,9 @@ write_file("$root/conf/tokens", "t0k3n\n");
 sub configure {
     my ($gen, $url, $other) = @_;
 
-    write_file("$root/conf/nginx.conf", <<"_EOC_");
-$modules
-worker_processes  4;
-daemon            on;
-master_process    on;
-error_log         logs/error.log info;
-pid               logs/nginx.pid;
-
-events {
-    worker_connections  512;
-}
-
-http {
-    access_log  off;
-    client_body_temp_path  $root/body;
-
+    write_file("$root/conf/nginx.conf",
+               nginx_conf(root => $root, port => $port, gen => $gen,
+                          http => <<"_EOH_", server => <<"_EOS_"));
     upbot_zone         upbot:1m;
     upbot_auth_tokens  tokens;
     upbot_codes {
@@ -54,22 +40,13 @@ http {
         live   static  g2  url=https://x/next;
 $other
     }
-
-    server {
-        listen  127.0.0.1:$port reuseport;
-
+_EOH_
         location = /m {
             upbot_get_media_info;
             add_header X-Pid \$pid always;
             add_header X-Views \$upbot_views always;
         }
-
-        location = /gen {
-            return 200 "$gen";
-        }
-    }
-}
-_EOC_
+_EOS_
 }
 
 # n GetMediaInfo at once: how many named each group, the views seen, and

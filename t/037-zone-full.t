@@ -18,7 +18,6 @@ use Time::HiRes qw(sleep);
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = base_port() + 13;
 my $root = File::Spec->rel2abs("t/servroot-zone-full");
-my $modules = main_prelude();
 
 remove_tree($root);
 make_path("$root/conf", "$root/logs");
@@ -27,22 +26,9 @@ write_file("$root/conf/tokens", "t0k3n\n");
 sub configure {
     my $gen = shift;
 
-    write_file("$root/conf/nginx.conf", <<"_EOC_");
-$modules
-worker_processes  4;
-daemon            on;
-master_process    on;
-error_log         logs/error.log info;
-pid               logs/nginx.pid;
-
-events {
-    worker_connections  512;
-}
-
-http {
-    access_log  off;
-    client_body_temp_path  $root/body;
-
+    write_file("$root/conf/nginx.conf",
+               nginx_conf(root => $root, port => $port, gen => $gen,
+                          http => <<"_EOH_", server => <<"_EOS_"));
     # the smallest zone: 8 pages
     upbot_zone         upbot:32k;
     upbot_sticky       ttl=1h;
@@ -56,22 +42,13 @@ http {
         count  static  c1  url=https://x/count1 max_views=50;
         count  static  c2  url=https://x/count2;
     }
-
-    server {
-        listen  127.0.0.1:$port reuseport;
-
+_EOH_
         location = /m {
             upbot_get_media_info;
             add_header X-Pid \$pid always;
             add_header X-Pick \$upbot_pick always;
         }
-
-        location = /gen {
-            return 200 "$gen";
-        }
-    }
-}
-_EOC_
+_EOS_
 }
 
 sub visit {

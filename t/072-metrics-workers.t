@@ -20,7 +20,6 @@ use Time::HiRes qw(sleep);
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = base_port() + 18;
 my $root = File::Spec->rel2abs("t/servroot-metrics");
-my $modules = main_prelude();
 my $master;
 
 remove_tree($root);
@@ -30,22 +29,9 @@ write_file("$root/conf/tokens", "t0k3n\n");
 sub configure {
     my ($gen) = @_;
 
-    write_file("$root/conf/nginx.conf", <<"_EOC_");
-$modules
-worker_processes  4;
-daemon            on;
-master_process    on;
-error_log         logs/error.log info;
-pid               logs/nginx.pid;
-
-events {
-    worker_connections  512;
-}
-
-http {
-    access_log  off;
-    client_body_temp_path  $root/body;
-
+    write_file("$root/conf/nginx.conf",
+               nginx_conf(root => $root, port => $port, gen => $gen,
+                          http => <<"_EOH_", server => <<"_EOS_"));
     upbot_zone         upbot:1m;
     upbot_attribution  on;
     upbot_auth_tokens  tokens;
@@ -54,10 +40,7 @@ http {
         c1     static  g2  url=https://x/2;
         other$gen  static  g1  url=https://x/gen;
     }
-
-    server {
-        listen  127.0.0.1:$port reuseport;
-
+_EOH_
         location = /m {
             upbot_get_media_info;
             add_header X-Pid \$pid always;
@@ -70,12 +53,7 @@ http {
             upbot_metrics;
             add_header X-Pid \$pid always;
         }
-        location = /gen {
-            return 200 "$gen";
-        }
-    }
-}
-_EOC_
+_EOS_
 }
 
 sub info {

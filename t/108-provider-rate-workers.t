@@ -24,7 +24,6 @@ use Time::HiRes qw(sleep time);
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = base_port() + 19;
 my $root = File::Spec->rel2abs("t/servroot-rate");
-my $modules = main_prelude();
 my $master;
 
 my %groups = map { ("\@TGS#r$_" => { Name => "r$_", MemberNum => 1,
@@ -46,23 +45,10 @@ sub configure {
     my $rows = join '', map { "        r$_  tim:prod  \@TGS#r$_;\n" }
                         $first .. $first + 39;
 
-    write_file("$root/conf/nginx.conf", <<"_EOC_");
-$modules
-worker_processes  4;
-daemon            on;
-master_process    on;
-error_log         logs/error.log info;
-pid               logs/nginx.pid;
-
-events {
-    worker_connections  512;
-}
-
-http {
-    access_log  off;
+    write_file("$root/conf/nginx.conf",
+               nginx_conf(root => $root, port => $port, gen => $gen,
+                          http => <<"_EOH_", server => <<"_EOS_"));
     log_format  calls  '\$msec \$request_time';
-    client_body_temp_path  $root/body;
-    proxy_temp_path        $root/proxy;
 
     upbot_zone         upbot:1m;
     upbot_auth_tokens  tokens;
@@ -70,10 +56,7 @@ http {
                      location=/_upbot/tim rate=10r/s rate_wait=$wait;
     upbot_codes {
 $rows    }
-
-    server {
-        listen  127.0.0.1:$port reuseport;
-
+_EOH_
         location = /m {
             upbot_get_media_info;
             add_header X-Pid \$pid always;
@@ -85,13 +68,7 @@ $rows    }
             access_log  logs/calls.log  calls;
             proxy_pass http://127.0.0.1:$mock/v4/group_open_http_svc/get_group_info\$is_args\$args;
         }
-
-        location = /gen {
-            return 200 "$gen";
-        }
-    }
-}
-_EOC_
+_EOS_
 }
 
 # the 40 codes at once: status and ret of each, and the workers

@@ -14,7 +14,8 @@ use Test::More ();
 use POSIX ();
 use Time::HiRes qw(sleep);
 
-our @EXPORT = qw(main_prelude base_port write_file slurp wait_for_pid
+our @EXPORT = qw(main_prelude nginx_conf base_port write_file slurp
+                 wait_for_pid
                  post_events post_media_info post_side_by_side
                  get_body reload_to);
 
@@ -32,6 +33,48 @@ sub main_prelude {
                   split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
     my $user = $> == 0 ? "user root;\n" : '';
     return $modules . $user;
+}
+
+
+# the whole nginx.conf of such a test: the modules, four daemonized workers
+# (workers =>), the error log at info, and an http block with no access log,
+# temporary files under root =>, the test's http => text, and a server on
+# 127.0.0.1:port => (reuseport: the workers share the connections) with the
+# test's server => text and "location = /gen", which answers gen =>, for
+# reload_to()
+sub nginx_conf {
+    my (%opt) = @_;
+    my $workers = $opt{workers} // 4;
+    my $gen = $opt{gen} // 1;
+    my $server = $opt{server} // '';
+
+    return main_prelude() . <<"_EOC_";
+worker_processes  $workers;
+daemon            on;
+master_process    on;
+error_log         logs/error.log info;
+pid               logs/nginx.pid;
+
+events {
+    worker_connections  512;
+}
+
+http {
+    access_log  off;
+    client_body_temp_path  $opt{root}/body;
+    proxy_temp_path        $opt{root}/proxy;
+
+$opt{http}
+    server {
+        listen  127.0.0.1:$opt{port} reuseport;
+
+$server
+        location = /gen {
+            return 200 "$gen";
+        }
+    }
+}
+_EOC_
 }
 
 
