@@ -402,7 +402,7 @@ ngx_http_upbot_metrics_events(ngx_http_request_t *r,
 
         /*
          * the items of a batch mostly share their code: the one looked up
-         * for the item before is compared first (looking up each took 200
+         * for the item before is compared first (looking up each took 180
          * instructions more a batch of 3, bench.pl BENCH_ONLY=ir)
          */
 
