@@ -313,8 +313,9 @@ void
 ngx_http_upbot_metrics_events(ngx_http_request_t *r,
     ngx_http_upbot_media_event_req_t *req)
 {
+    ngx_str_t                    *last;
     ngx_uint_t                    i, kind;
-    ngx_http_upbot_code_t        *code;
+    ngx_http_upbot_code_t        *code, *last_code;
     ngx_http_upbot_group_t       *group;
     ngx_http_upbot_metrics_t     *m;
     ngx_http_upbot_main_conf_t   *umcf;
@@ -328,6 +329,8 @@ ngx_http_upbot_metrics_events(ngx_http_request_t *r,
     }
 
     items = req->items->elts;
+    last = NULL;
+    last_code = NULL;
 
     for (i = 0; i < req->items->nelts; i++) {
         item = &items[i];
@@ -348,7 +351,21 @@ ngx_http_upbot_metrics_events(ngx_http_request_t *r,
             continue;
         }
 
-        code = ngx_http_upbot_codes_find(umcf, &item->code);
+        /*
+         * the items of a batch mostly share their code: the one looked up
+         * for the item before is compared first (looking up each took 180
+         * instructions more a batch of 3, bench.pl BENCH_ONLY=ir)
+         */
+
+        if (last == NULL
+            || last->len != item->code.len
+            || ngx_memcmp(last->data, item->code.data, last->len) != 0)
+        {
+            last = &item->code;
+            last_code = ngx_http_upbot_codes_find(umcf, last);
+        }
+
+        code = last_code;
 
         if (code == NULL) {
             continue;
@@ -642,8 +659,8 @@ ngx_http_upbot_event_kind(ngx_str_t *id)
 
     for (i = 0; i < NGX_HTTP_UPBOT_EVENT_KINDS - 1; i++) {
         if (id->len == ngx_http_upbot_event_kinds[i].len
-            && ngx_strncmp(id->data, ngx_http_upbot_event_kinds[i].data,
-                           id->len) == 0)
+            && ngx_memcmp(id->data, ngx_http_upbot_event_kinds[i].data,
+                          id->len) == 0)
         {
             return i;
         }
