@@ -146,8 +146,8 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             if (ms == NGX_ERROR || ms < 1000) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid value in \"%V\": a time of a "
-                                   "second or more", &value[i]);
+                                   "invalid value in \"%V\", expected a "
+                                   "time of a second or more", &value[i]);
                 return NGX_CONF_ERROR;
             }
 
