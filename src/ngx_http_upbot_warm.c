@@ -84,6 +84,7 @@ ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log)
     u_char                       *buf;
     size_t                        len;
     ngx_int_t                     rc;
+    ngx_msec_t                    start;
     ngx_pool_t                   *pool;
     const char                   *why;
     ngx_http_upbot_warm_in_t      in;
@@ -94,6 +95,9 @@ ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log)
     if (umcf->state.len == 0 || ngx_test_config) {
         return;
     }
+
+    ngx_time_update();
+    start = ngx_current_msec;
 
     buf = ngx_http_upbot_warm_read(umcf, log, &len);
     if (buf == NULL) {
@@ -115,7 +119,6 @@ ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log)
 
     /* the zone is new: none of its workers runs yet */
 
-    ngx_time_update();
     in.wall = ngx_http_upbot_warm_wall();
 
     ngx_http_upbot_cache_begin(umcf);
@@ -155,15 +158,19 @@ ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log)
         in.full = info.entries - in.seen + 1;
     }
 
+    ngx_time_update();
+
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "upbot: loaded %ui facts from \"%V\", skipped %ui (%ui "
                   "not live groups of this configuration, %ui older than "
                   "ttl + stale, %ui for want of room in the zone, %ui "
-                  "repeated); the file was written %uL s before",
+                  "repeated); the file was written %uL s before, read in "
+                  "%M ms",
                   in.loaded, &umcf->state, info.entries - in.loaded,
                   in.unknown, in.old, in.full, in.repeated,
                   (uint64_t) (in.wall > info.written
-                              ? (in.wall - info.written) / 1000 : 0));
+                              ? (in.wall - info.written) / 1000 : 0),
+                  ngx_current_msec - start);
 
 done:
 
