@@ -559,8 +559,11 @@ ngx_http_upbot_warm_save(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log,
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
                    "upbot: state file: writing \"%s\"", tmp);
 
+    /* the join links are for the groups' visitors only: 0600, which the
+     * master (root) reads and the workers replace */
+
     fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_DEFAULT_ACCESS);
+                       NGX_FILE_OWNER_ACCESS);
 
     if (fd == NGX_INVALID_FILE) {
         what = ngx_open_file_n;
