@@ -311,12 +311,14 @@ qr/\[notice\] .*upbot: no state file "\S+\/html\/missing\.state" yet; the cache 
 
 
 === TEST 14: a directory where the file should be: not read, and each write fails with an error line, never a failed request
---- zone: upbot:1m state=$TEST_NGINX_SERVER_ROOT/html state_interval=1s
+--- zone: upbot:1m state=$TEST_NGINX_SERVER_ROOT/html/dir state_interval=1s
+--- user_files eval
+[["tokens", "t0k3n\n"], ["dir/x", ""]]
 --- request eval
 [main::req("c1"), main::pause(1500), main::req("c1"), "GET /error.log"]
 --- response_body_like eval
 [$::FromMock, qr/ok/, $::FromMock,
- qr/\[warn\] [^\n]*upbot: the state file "\S+\/html" is ignored: not a file; the cache starts empty.*\[error\] [^\n]*upbot: the state file "\S+\/html" was not written: rename\(\) "\S+\/html\.tmp-\d+" failed \(21: Is a directory\)/s]
+ qr/\[warn\] [^\n]*upbot: the state file "\S+\/html\/dir" is ignored: not a file; the cache starts empty.*\[error\] [^\n]*upbot: the state file "\S+\/html\/dir" was not written: rename\(\) "\S+\/html\/dir\.tmp-\d+" failed \(21: Is a directory\)/s]
 --- response_headers eval
 ["X-Cache: MISS", "", "X-Cache: HIT", ""]
 
