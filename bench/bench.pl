@@ -1046,12 +1046,13 @@ sub rate {
 #            the old workers last wrote it, state_interval=60s), then QUIT
 #            to the old master.
 #
-# From nginx's access log (each answer's worker, ret, cache status and
-# time: the request's start, as an answer that starts a refresh is sent at
-# once but logged when the refresh ends) and its log of the calls (their
-# start): the 1005s, the old nginx's last answer and the new one's first,
-# the time from the signal until every answer is ret 0, the calls in any
-# one second after.
+# The 1005s and the cache statuses come from nginx's access log, the calls
+# (their start) from its log of them.  Beside wrk, a probe asks for a code
+# every 20 ms on a new connection: the longest it went without an answer
+# and when its answers were all ret 0 again.  (wrk's own view of the
+# restart says less: a keep-alive connection whose answer started a
+# refresh is read again only when the refresh ends, and the mock's calls
+# take long.)
 sub warm {
     my ($n, $secs) = (10_000, $ENV{BENCH_WARM_SECONDS} || 20);
     my ($rows, $g, @entries) = ('', 0);
@@ -1078,9 +1079,9 @@ sub warm {
     $conf =~ s{upbot_cache\s+ttl=1h stale=1h}{upbot_cache  ttl=60s stale=10m}
         or die;
     $conf =~ s{access_log  off;}
-              {log_format  answers  '\$msec \$request_time \$pid \$upbot_ret \$upbot_cache_status';
+              {log_format  answers  '\$upbot_ret \$upbot_cache_status';
     log_format  calls  '\$msec \$request_time';
-    access_log  $prefix/logs/answers.log  answers  buffer=256k flush=1s;}
+    access_log  $prefix/logs/answers.log  answers;}
         or die;
     $conf =~ s{(location = /_upbot/tim \{\n)}
               {$1            log_subrequest  on;
@@ -1096,8 +1097,9 @@ sub warm {
     say_('');
     say_(sprintf('%d live codes (%d groups) warm from a state file (ages 0-90'
                  . ' s, ttl=60s stale=10m), asked in turn by wrk -c500 for %d'
-                 . ' s on 2 workers at rate=200r/s; after 5 s nginx is'
-                 . ' restarted (times from the signal):', $n, $g, $secs));
+                 . ' s on 2 workers at rate=200r/s, a probe asking every 20 ms'
+                 . ' on a new connection; after 5 s nginx is restarted (times'
+                 . ' from the signal):', $n, $g, $secs));
     say_('');
 
     for my $how (qw(restart upgrade)) {
@@ -1135,6 +1137,30 @@ sub warm_run {
 
     $children{$wrk} = 1;
 
+    # the probe: "start end ret" a line, ret "none" when no answer came
+    my $probe = fork // die "bench: fork: $!";
+
+    if ($probe == 0) {
+        my $end = time + $secs - 1;
+        my $body = slurp($api{media_info}{body}) =~ s/"bench-yx"/"w7"/r;
+        open my $out, '>', "$work/warm-$how.probe" or die;
+
+        while (time < $end) {
+            my $t = time;
+            my $ret = eval {
+                (request($port{warm}, 'POST', $api{media_info}{path}, $body,
+                         headers()))[2] =~ /"ret":(\d+)/ ? $1 : 'none';
+            } // 'none';
+            printf $out "%.3f %.3f %s\n", $t, time, $ret;
+            sleep 0.02;
+        }
+
+        close $out;
+        POSIX::_exit(0);
+    }
+
+    $children{$probe} = 1;
+
     sleep 5;
 
     my ($old) = slurp("$prefix/logs/nginx.pid") =~ /(\d+)/;
@@ -1164,43 +1190,39 @@ sub warm_run {
         $gone = warm_gone($old);
     }
 
-    waitpid($wrk, 0);
-    delete $children{$wrk};
-    sleep 1.2;                          # the access log's flush=1s
+    for my $pid ($wrk, $probe) {
+        waitpid($pid, 0);
+        delete $children{$pid};
+    }
 
     my %r = slurp("$work/warm-$how.out") =~ /(\w+)=(\d+)/g;
 
-    # the answers by their start: the old nginx's workers are those that
-    # answered before the signal
-    my (%after, %old, $first, $last_old, $last_bad, $bad, $n1005);
+    my (%by, $n1005);
 
-    open my $fh, '<', "$prefix/logs/answers.log" or die "bench: $!\n";
-
-    while (my $line = <$fh>) {
-        my ($end, $took, $pid, $ret, $cache) = split ' ', $line;
-        my $t = $end - $took;
+    for (split /\n/, slurp("$prefix/logs/answers.log")) {
+        my ($ret, $cache) = split ' ';
         $n1005++ if $ret eq '1005';
-
-        if ($t < $signal) {
-            $old{$pid} = 1;
-            next;
-        }
-
-        if ($old{$pid}) {
-            $last_old = $t if !defined $last_old || $t > $last_old;
-
-        } else {
-            $first = $t if !defined $first || $t < $first;
-            $after{$cache}++;
-        }
-
-        if ($ret ne '0') {
-            $bad++;
-            $last_bad = $t if !defined $last_bad || $t > $last_bad;
-        }
+        $by{$cache}++;
     }
 
-    close $fh;
+    # the probe: the longest time without an answer (from an answer's end
+    # to the next one's), the last that was not ret 0
+    my ($last_ok, $longest, $bad, $last_bad, $probes) = (undef, 0, 0);
+
+    for (split /\n/, slurp("$work/warm-$how.probe")) {
+        my ($t, $end, $ret) = split ' ';
+        $probes++;
+
+        if ($ret eq '0') {
+            $longest = $end - $last_ok
+                if defined $last_ok && $end - $last_ok > $longest;
+            $last_ok = $end;
+
+        } else {
+            $bad++;
+            $last_bad = $end;
+        }
+    }
 
     # the calls' starts, while both ran (an upgrade) and after
     my @calls = sort { $a <=> $b }
@@ -1210,33 +1232,36 @@ sub warm_run {
     my $most = warm_most(grep { $_ >= $gone } @calls);
 
     my $log = substr(slurp($error_log), $from);
-    my ($wrote, $write_ms) = $log =~ /wrote (\d+) facts to \S+ at exit, in (\d+) ms/;
+    my ($wrote, $write_ms) =
+        $log =~ /wrote (\d+) facts to \S+ at exit, in (\d+) ms/;
     my ($loaded, $skipped, $age, $read_ms) =
         $log =~ /loaded (\d+) facts from \S+ skipped (\d+) .* written (\d+) s before, read in (\d+) ms/;
 
     my $t = sub { defined $_[0] ? sprintf('%.2f s', $_[0] - $signal) : '—' };
 
-    say_(sprintf('* %s: %d requests, %d not 2xx, %d socket errors; %d answers'
-                 . ' 1005, %d not ret 0 (the last at %s).  %s  The new master'
-                 . ' loaded %s facts (skipped %s, the file written %s s'
-                 . ' before) in %s ms, answering from %s; the old nginx\'s last'
-                 . ' answer at %s, its exit at %s.  After: %s; %d calls, at'
-                 . ' most %d started in any one second%s.',
+    say_(sprintf('* %s: wrk %d requests, %d not 2xx, %d socket errors; %d'
+                 . ' answers 1005 (%s).  The probe: %d requests, %d without'
+                 . ' ret 0 (the last ended at %s), at most %.2f s without an'
+                 . ' answer.  %s  The new master loaded %s facts (skipped %s,'
+                 . ' the file written %s s before) in %s ms.  After the'
+                 . ' signal, %d calls, at most %d started in any one'
+                 . ' second%s.',
                  $how eq 'restart' ? 'stop (QUIT) and start'
                                    : 'binary upgrade (USR2, then QUIT)',
                  $r{requests} // 0, $r{non2xx} // 0, $r{errors} // 0,
-                 $n1005 // 0, $bad // 0, $t->($last_bad),
+                 $n1005 // 0,
+                 join(', ', map { "$by{$_} $_" } sort keys %by),
+                 $probes // 0, $bad, $t->($last_bad), $longest,
                  $how eq 'restart'
-                     ? sprintf('The old master wrote %s facts at exit in %s'
-                               . ' ms; the new one was started at %s.',
-                               $wrote // '?', $write_ms // '?',
-                               $t->($started))
-                     : sprintf('The new master was up at %s.',
-                               $t->($started)),
+                     ? sprintf('The old master exited at %s, having written'
+                               . ' %s facts in %s ms; the new one was up at'
+                               . ' %s.', $t->($gone), $wrote // '?',
+                               $write_ms // '?', $t->($started))
+                     : sprintf('The new master was up at %s, the old one'
+                               . ' gone at %s.', $t->($started),
+                               $t->($gone)),
                  $loaded // '?', $skipped // '?', $age // '?',
-                 $read_ms // '?', $t->($first), $t->($last_old), $t->($gone),
-                 join(', ', map { "$after{$_} $_" } sort keys %after),
-                 scalar(grep { $_ >= $signal } @calls), $most,
+                 $read_ms // '?', scalar(grep { $_ >= $signal } @calls), $most,
                  $how eq 'restart' ? ''
                      : " once the old nginx had gone ($both while both ran)"));
 }
