@@ -20,6 +20,9 @@
 #   8. a cold start at the provider's rate: 10,000 live codes of 1 to 3
 #      Tencent groups, asked in turn by 500 connections: the calls the mock
 #      sees in any one second, and the time until every code is warm
+#   9. a warm restart: the same 10,000 codes warm (from a state file),
+#      nginx stopped and started under 500 connections: 1005s, the calls
+#      in any one second after, the time until every answer is ret 0
 #
 # Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
 # rules a hit pays for: max_views= on the code's group and upbot_sticky,
@@ -29,9 +32,10 @@
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync scrape workers rate), BENCH_TARGETS (upbot upbot-rules
-# upbot-metrics return200 openresty), BENCH_OUT (a copy of the report,
-# build/bench/report.txt), BENCH_PORT_SHIFT (0: ports 7301-7314).
+# memory zone codes cold fsync scrape workers rate warm), BENCH_TARGETS
+# (upbot upbot-rules upbot-metrics return200 openresty), BENCH_OUT (a copy
+# of the report, build/bench/report.txt), BENCH_PORT_SHIFT (0: ports
+# 7301-7315).
 
 use strict;
 use warnings;
@@ -43,6 +47,9 @@ use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(:sys_wait_h floor);
 use Time::HiRes qw(sleep time);
+
+use lib dirname(abs_path(__FILE__)) . '/../t/lib';
+use StateFile;
 
 my $top = abs_path(dirname(__FILE__) . '/..');
 my $bench = "$top/bench";
@@ -59,16 +66,19 @@ my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
            split /[ ,]+/, ($ENV{BENCH_ONLY}
                            || 'speed ir memory zone codes cold fsync scrape '
-                              . 'workers rate');
+                              . 'workers rate warm');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
             'fsync-on' => 7308, 'upbot-rules' => 7309,
             'upbot-metrics' => 7311, scrape => 7312, workers => 7313,
-            rate => 7314);
+            rate => 7314, warm => 7315);
 # BENCH_PORT_SHIFT: every port above moved by it, for two benches at once
 $_ += ($ENV{BENCH_PORT_SHIFT} || 0) for values %port;
+
+# issue 15's bounds on instructions, against return 200 in the same run
+my %ir_goal = (media_info => '≤ 1.30×', media_event => '≤ 1.50×');
 
 my @targets = split ' ',
     ($ENV{BENCH_TARGETS}
@@ -120,6 +130,7 @@ fsync_cost() if $only{fsync};
 scrape() if $only{scrape};
 workers() if $only{workers};
 rate() if $only{rate};
+warm() if $only{warm};
 
 stop_all();
 
@@ -546,9 +557,6 @@ sub truncate_events {
 
 
 # --- 2. instructions per request -------------------------------------------
-
-# issue 15's bounds, against return 200 in the same run
-my %ir_goal = (media_info => '≤ 1.30×', media_event => '≤ 1.50×');
 
 sub instructions {
     my %ir;
@@ -1044,6 +1052,256 @@ sub rate {
                                : sprintf('not within %d s (%d of %d groups'
                                          . ' asked)', $secs,
                                          scalar keys %asked, $g)));
+}
+
+
+# --- 9. a warm restart ------------------------------------------------------
+
+# The codes of 8., warm: a state file of their 20,000 groups' facts, ages
+# spread evenly over 0-90 s (ttl=60s, so a third of them are past it), made
+# here, as a fleet's file would be; nginx (2 workers, rate=200r/s) starts
+# on it.  Then twice, wrk -c500 asks for the codes in turn for
+# BENCH_WARM_SECONDS (20) and after 5 s nginx is
+#
+#   restart: stopped (QUIT; its master writes the file at exit) and started
+#            again (it loads the file);
+#   upgrade: upgraded in place (USR2: a new master, which loads the file as
+#            the old workers last wrote it, state_interval=60s), then QUIT
+#            to the old master.
+#
+# The 1005s and the cache statuses come from nginx's access log, the calls
+# (their start) from its log of them.  Beside wrk, a probe asks for a code
+# every 20 ms on a new connection: the longest it went without an answer
+# and when its answers were all ret 0 again.  (wrk's own view of the
+# restart says less: a keep-alive connection whose answer started a
+# refresh is read again only when the refresh ends, and the mock's calls
+# take long.)
+sub warm {
+    my ($n, $secs) = (10_000, $ENV{BENCH_WARM_SECONDS} || 20);
+    my ($rows, $g, @entries) = ('', 0);
+
+    for my $c (1 .. $n) {
+        for (1 .. 1 + $c % 3) {
+            $g++;
+            $rows .= sprintf("w%d  tim:bench  \@TGS#warm%05d;\n", $c, $g);
+            push @entries, { key => sprintf('tim:bench @TGS#warm%05d', $g),
+                             name => "w$g", members => 1,
+                             max_members => 500,
+                             url => "https://j.example.com/w$g",
+                             age => 90 * $g / 20_000 };
+        }
+    }
+
+    my $prefix = "$work/warm";
+    my $conf = render('warm', port => $port{warm}, workers => 2,
+                      zone => '32m', codes => $rows,
+                      error_log => "$prefix/logs/error.log notice");
+
+    $conf =~ s{upbot_zone\s+bench:32m;}
+              {upbot_zone  bench:32m state=$prefix/logs/upbot.state;} or die;
+    $conf =~ s{upbot_cache\s+ttl=1h stale=1h}{upbot_cache  ttl=60s stale=10m}
+        or die;
+    $conf =~ s{access_log  off;}
+              {log_format  answers  '\$upbot_ret \$upbot_cache_status';
+    log_format  calls  '\$msec \$request_time';
+    access_log  $prefix/logs/answers.log  answers;}
+        or die;
+    $conf =~ s{(location = /_upbot/tim \{\n)}
+              {$1            log_subrequest  on;
+            access_log  $prefix/logs/calls.log  calls;\n} or die;
+
+    write_file("$prefix/logs/upbot.state",
+               StateFile::encode(entries => \@entries));
+
+    start_nginx('warm', $conf, port => $port{warm});
+
+    say_('');
+    say_('## A warm restart under load');
+    say_('');
+    say_(sprintf('%d live codes (%d groups) warm from a state file (ages 0-90'
+                 . ' s, ttl=60s stale=10m), asked in turn by wrk -c500 for %d'
+                 . ' s on 2 workers at rate=200r/s, a probe asking every 20 ms'
+                 . ' on a new connection; after 5 s nginx is restarted (times'
+                 . ' from the signal):', $n, $g, $secs));
+    say_('');
+
+    for my $how (qw(restart upgrade)) {
+        warm_run($how, $prefix, $secs, $n);
+    }
+
+    stop_nginx('warm');
+}
+
+
+sub warm_run {
+    my ($how, $prefix, $secs, $n) = @_;
+    my $error_log = "$prefix/logs/error.log";
+    my $from = -s $error_log;
+
+    truncate "$prefix/logs/answers.log", 0;
+    truncate "$prefix/logs/calls.log", 0;
+    mock_control('reset');
+
+    local $ENV{BENCH_BODY} = $api{media_info}{body};
+    local $ENV{BENCH_TOKEN} = $token;
+    local $ENV{BENCH_DIR} = $bench;
+    local $ENV{BENCH_CODES} = $n;
+
+    my $wrk = fork // die "bench: fork: $!";
+
+    if ($wrk == 0) {
+        open STDOUT, '>', "$work/warm-$how.out";
+        open STDERR, '>&', \*STDOUT;
+        exec 'wrk', '-t1', '-c500', "-d${secs}s", '--timeout', '5s', '-s',
+             "$bench/codes.lua",
+             "http://127.0.0.1:$port{warm}$api{media_info}{path}";
+        exit 127;
+    }
+
+    $children{$wrk} = 1;
+
+    # the probe: "start end ret" a line, ret "none" when no answer came
+    my $probe = fork // die "bench: fork: $!";
+
+    if ($probe == 0) {
+        my $end = time + $secs - 1;
+        my $body = slurp($api{media_info}{body}) =~ s/"bench-yx"/"w7"/r;
+        open my $out, '>', "$work/warm-$how.probe" or die;
+
+        while (time < $end) {
+            my $t = time;
+            my $ret = eval {
+                (request($port{warm}, 'POST', $api{media_info}{path}, $body,
+                         headers()))[2] =~ /"ret":(\d+)/ ? $1 : 'none';
+            } // 'none';
+            printf $out "%.3f %.3f %s\n", $t, time, $ret;
+            sleep 0.02;
+        }
+
+        close $out;
+        POSIX::_exit(0);
+    }
+
+    $children{$probe} = 1;
+
+    sleep 5;
+
+    my ($old) = slurp("$prefix/logs/nginx.pid") =~ /(\d+)/;
+    my ($signal, $started, $new, $gone) = (time);
+
+    if ($how eq 'restart') {
+        kill 'QUIT', $old;
+        $gone = warm_gone($old);
+
+        system($nginx, '-p', "$prefix/", '-c', "$prefix/conf/nginx.conf") == 0
+            or die "bench: warm does not start again\n";
+        $started = time;
+
+    } else {
+        kill 'USR2', $old;
+
+        for (1 .. 1000) {
+            ($new) = slurp("$prefix/logs/nginx.pid") =~ /(\d+)/;
+            last if $new && $new != $old;
+            sleep 0.01;
+        }
+
+        die "bench: no new master after USR2\n" if !$new || $new == $old;
+        $started = time;
+
+        kill 'QUIT', $old;
+        $gone = warm_gone($old);
+    }
+
+    for my $pid ($wrk, $probe) {
+        waitpid($pid, 0);
+        delete $children{$pid};
+    }
+
+    my %r = slurp("$work/warm-$how.out") =~ /(\w+)=(\d+)/g;
+
+    my (%by, $n1005);
+
+    for (split /\n/, slurp("$prefix/logs/answers.log")) {
+        my ($ret, $cache) = split ' ';
+        $n1005++ if $ret eq '1005';
+        $by{$cache}++;
+    }
+
+    # the probe: the longest time without an answer (from an answer's end
+    # to the next one's), the last that was not ret 0
+    my ($last_ok, $longest, $bad, $last_bad, $probes) = (undef, 0, 0);
+
+    for (split /\n/, slurp("$work/warm-$how.probe")) {
+        my ($t, $end, $ret) = split ' ';
+        $probes++;
+
+        if ($ret eq '0') {
+            $longest = $end - $last_ok
+                if defined $last_ok && $end - $last_ok > $longest;
+            $last_ok = $end;
+
+        } else {
+            $bad++;
+            $last_bad = $end;
+        }
+    }
+
+    # the calls' starts, while both ran (an upgrade) and after
+    my @calls = sort { $a <=> $b }
+                map { /^([\d.]+) ([\d.]+)$/ ? $1 - $2 : () }
+                split /\n/, slurp("$prefix/logs/calls.log");
+    my $both = busiest_second(grep { $_ >= $started && $_ < $gone } @calls);
+    my $most = busiest_second(grep { $_ >= $gone } @calls);
+
+    my $log = substr(slurp($error_log), $from);
+    my ($wrote, $write_ms) =
+        $log =~ /wrote (\d+) facts to \S+ at exit, in (\d+) ms/;
+    my ($loaded, $skipped, $age, $read_ms) =
+        $log =~ /loaded (\d+) facts from \S+ skipped (\d+) .* written (\d+) s before, read in (\d+) ms/;
+
+    my $t = sub { defined $_[0] ? sprintf('%.2f s', $_[0] - $signal) : '—' };
+
+    say_(sprintf('* %s: wrk %d requests, %d not 2xx, %d socket errors; %d'
+                 . ' answers 1005 (%s).  The probe: %d requests, %d without'
+                 . ' ret 0 (the last ended at %s), at most %.2f s without an'
+                 . ' answer.  %s  The new master loaded %s facts (skipped %s,'
+                 . ' the file written %s s before) in %s ms.  After the'
+                 . ' signal, %d calls, at most %d started in any one'
+                 . ' second%s.',
+                 $how eq 'restart' ? 'stop (QUIT) and start'
+                                   : 'binary upgrade (USR2, then QUIT)',
+                 $r{requests} // 0, $r{non2xx} // 0, $r{errors} // 0,
+                 $n1005 // 0,
+                 join(', ', map { "$by{$_} $_" } sort keys %by),
+                 $probes // 0, $bad, $t->($last_bad), $longest,
+                 $how eq 'restart'
+                     ? sprintf('The old master exited at %s, having written'
+                               . ' %s facts in %s ms; the new one was up at'
+                               . ' %s.', $t->($gone), $wrote // '?',
+                               $write_ms // '?', $t->($started))
+                     : sprintf('The new master was up at %s, the old one'
+                               . ' gone at %s.', $t->($started),
+                               $t->($gone)),
+                 $loaded // '?', $skipped // '?', $age // '?',
+                 $read_ms // '?', scalar(grep { $_ >= $signal } @calls), $most,
+                 $how eq 'restart' ? ''
+                     : " once the old nginx had gone ($both while both ran)"));
+}
+
+
+# until $pid has exited, or is a zombie that nobody reaps (a daemon's
+# parent is init): the time
+sub warm_gone {
+    my $pid = shift;
+
+    for (1 .. 1000) {
+        last unless kill(0, $pid)
+                    && slurp("/proc/$pid/stat") =~ /^\d+ \(.*\) [^Z]/s;
+        sleep 0.01;
+    }
+
+    return time;
 }
 
 

@@ -7,7 +7,10 @@
  * the fuzz targets build without nginx's objects: the pool is malloc()
  * with every block remembered (a fuzz target checks that strings point
  * into the input or into a block), and the printf family knows the
- * formats the parser writes.
+ * formats the parser writes.  The state file's reader uses nginx's CRC-32
+ * (ngx_crc32.h's inline functions on ngx_crc32_table256, which is data of
+ * nginx's binary, not of its headers): the table is made here from the
+ * polynomial, and checked against CRC-32's known answer.
  */
 
 
@@ -20,6 +23,34 @@
 
 
 #define FUZZ_MAX_BLOCKS  65536
+
+
+uint32_t  ngx_crc32_table256[256];
+
+
+/* CRC-32 (IEEE 802.3, reflected: 0xedb88320), a byte at a time */
+
+__attribute__((constructor)) static void
+fuzz_crc32_table(void)
+{
+    uint32_t    c;
+    ngx_uint_t  i, k;
+
+    for (i = 0; i < 256; i++) {
+        c = (uint32_t) i;
+
+        for (k = 0; k < 8; k++) {
+            c = (c & 1) ? 0xedb88320 ^ (c >> 1) : c >> 1;
+        }
+
+        ngx_crc32_table256[i] = c;
+    }
+
+    if (ngx_crc32_long((u_char *) "123456789", 9) != 0xcbf43926) {
+        fprintf(stderr, "ngx_stubs: CRC-32 is not CRC-32\n");
+        abort();
+    }
+}
 
 
 static void       *fuzz_blocks[FUZZ_MAX_BLOCKS];

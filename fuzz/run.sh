@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the request parser (fuzz/parse_fuzz.c) with libFuzzer, ASan and
-# UBSan, starting from the bench's request bodies.  Needs clang, binutils,
-# libyajl-dev and the configured tree of util/build.sh (make build).
+# UBSan, starting from the bench's request bodies, then the state file's
+# reader (fuzz/state_fuzz.c) from the seeds fuzz/state_seed.c makes: a
+# valid file, the same cut short at many points, another version.  Needs
+# clang, binutils, libyajl-dev and the configured tree of util/build.sh
+# (make build).
 #
 # src/ngx_http_upbot_json.c has two ways through its hot loops: 16 bytes at
 # a time with SSE2 when the compiler has it (__SSE2__, so always on x86-64),
@@ -17,8 +20,10 @@
 # (-mno-sse2 would not do: x86-64 passes floating point in SSE registers.)
 # Then parse_fuzz_portable reads the whole corpus once more (-runs=0), so
 # that every input either fuzzer kept has been read by both builds and
-# compared.  FUZZ_SECONDS=0: only that, on the seeds: a quick check.
-# A crash leaves its input in build/fuzz/ (sse2-crash-… or portable-…).
+# compared.  Then state_fuzz, $FUZZ_SECONDS too, on its own corpus.
+# FUZZ_SECONDS=0: only the seeds, through each: a quick check.
+# A crash leaves its input in build/fuzz/ (sse2-crash-…, portable-… or
+# state-…).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +35,8 @@ secs="${FUZZ_SECONDS:-60}"
 command -v clang >/dev/null || { echo "fuzz: clang is needed (apt-get install clang)" >&2; exit 1; }
 
 # the first byte of an input picks the API (bit 0) and small limits (bit 1)
-rm -rf "$out/corpus" "$out/sse2" "$out/portable"
-mkdir -p "$out/corpus" "$out/sse2" "$out/portable"
+rm -rf "$out/corpus" "$out/sse2" "$out/portable" "$out/state"
+mkdir -p "$out/corpus" "$out/sse2" "$out/portable" "$out/state/corpus"
 for f in "$top"/bench/requests/*.json; do
     [ -f "$f" ] || continue
     for sel in 0 1 2 3; do
@@ -88,3 +93,26 @@ fi
 
 echo "== fuzz: the corpus ($(ls corpus | wc -l) inputs) through both builds"
 ./parse_fuzz_portable -runs=0 -max_len=4096 -artifact_prefix=portable- corpus
+
+# the state file's reader; its seeds made by the writer's own pieces,
+# never kept as files in the repository
+for f in "$top/src/ngx_http_upbot_state.c" "$top/fuzz/ngx_stubs.c"; do
+    clang "${cflags[@]}" -fsanitize=fuzzer-no-link \
+        -c "$f" -o "$out/state/$(basename "$f" .c).o"
+done
+
+clang "${cflags[@]}" -fsanitize=fuzzer "$top/fuzz/state_fuzz.c" \
+    "$out"/state/*.o -o "$out/state_fuzz"
+clang "${cflags[@]}" "$top/fuzz/state_seed.c" "$out"/state/*.o \
+    -o "$out/state_seed"
+
+"$out/state_seed" "$out/state/corpus"
+
+if [ "$secs" != 0 ]; then
+    echo "== fuzz: the state file's reader, $secs s"
+    ./state_fuzz -max_total_time="$secs" -max_len=16384 \
+        -artifact_prefix=state- state/corpus
+fi
+
+echo "== fuzz: the state corpus ($(ls state/corpus | wc -l) inputs)"
+./state_fuzz -runs=0 -max_len=16384 -artifact_prefix=state- state/corpus

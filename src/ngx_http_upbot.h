@@ -23,6 +23,7 @@
 #include "ngx_http_upbot_siphash.h"
 #include "ngx_http_upbot_parse.h"
 #include "ngx_http_upbot_provider.h"
+#include "ngx_http_upbot_state.h"
 
 
 #define NGX_HTTP_UPBOT_VERSION         "0.1.0"
@@ -91,6 +92,9 @@ typedef enum {
 #define NGX_HTTP_UPBOT_CALL_TIMEOUT     3000
 #define NGX_HTTP_UPBOT_RATE_WAIT        1000
 #define NGX_HTTP_UPBOT_CLAIM_MARGIN     1000
+
+/* how often the state file is written by default (state_interval=) */
+#define NGX_HTTP_UPBOT_STATE_INTERVAL   60000
 
 
 /* what the provider (or, for static groups, the configuration) says */
@@ -319,6 +323,8 @@ typedef struct {
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
     ngx_array_t                     callers;     /* ngx_http_upbot_caller_t */
     ngx_shm_zone_t                 *zone;        /* the facts cache */
+    ngx_str_t                       state;       /* its file, full path */
+    ngx_msec_t                      state_interval;
     ngx_http_upbot_metrics_t       *metrics;     /* in the zone, or NULL */
     ngx_array_t                     flagged;     /* codes with "metrics" */
     ngx_str_t                       shown_file;  /* upbot_metrics or */
@@ -541,6 +547,28 @@ void ngx_http_upbot_cache_release(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group);
 void ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t *group, ngx_uint_t status);
+
+/* where a walk of the cache for the state file is: after this key */
+typedef struct {
+    uint32_t                        hash;
+    ngx_str_t                       key;         /* data: 64 KB */
+    ngx_uint_t                      started;
+} ngx_http_upbot_cache_cursor_t;
+
+ngx_int_t ngx_http_upbot_cache_export(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_cache_cursor_t *cursor, uint64_t wall, ngx_uint_t max,
+    ngx_http_upbot_state_pt handler, void *data);
+ngx_int_t ngx_http_upbot_cache_import_locked(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts,
+    ngx_msec_t age);
+ngx_int_t ngx_http_upbot_cache_save_turn(ngx_http_upbot_main_conf_t *umcf,
+    ngx_msec_t interval, ngx_msec_t *left);
+
+/* warm: the state file (upbot_zone ... state=) */
+void ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf,
+    ngx_log_t *log);
+ngx_int_t ngx_http_upbot_warm_init_process(ngx_cycle_t *cycle);
+void ngx_http_upbot_warm_exit_master(ngx_cycle_t *cycle);
 
 /* visitor */
 void ngx_http_upbot_visitors_init(ngx_http_upbot_visitors_t *visitors);

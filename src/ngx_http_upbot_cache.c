@@ -40,6 +40,7 @@ typedef struct {
     ngx_rbtree_node_t               sentinel;
     ngx_queue_t                     queue;
     ngx_atomic_t                    changes;     /* facts stored or failed */
+    ngx_msec_t                      saved;       /* state file written at */
     ngx_rbtree_t                    tallies;     /* ngx_http_upbot_tally_t */
     ngx_rbtree_node_t               tallies_sentinel;
     ngx_http_upbot_visitors_t       visitors;
@@ -54,9 +55,10 @@ typedef struct {
 } ngx_http_upbot_cache_ctx_t;
 
 
-#define NGX_HTTP_UPBOT_CACHE_STRING_MAX  4096
+#define NGX_HTTP_UPBOT_CACHE_STRING_MAX  NGX_HTTP_UPBOT_STATE_STRING_MAX
 
 
+static void ngx_http_upbot_state_dir(ngx_conf_t *cf, ngx_str_t *file);
 static ngx_int_t ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_upbot_cache_tallies(
@@ -69,12 +71,14 @@ static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_alloc(
     ngx_http_upbot_cache_ctx_t *cache, size_t size);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_new(
     ngx_http_upbot_cache_ctx_t *cache, ngx_http_upbot_group_t *group,
-    ngx_http_upbot_facts_t *facts);
+    ngx_http_upbot_facts_t *facts, ngx_uint_t evict);
+static ngx_int_t ngx_http_upbot_cache_after(ngx_http_upbot_cache_node_t *cn,
+    ngx_http_upbot_cache_cursor_t *cursor);
 static void ngx_http_upbot_cache_delete(ngx_http_upbot_cache_ctx_t *cache,
     ngx_http_upbot_cache_node_t *cn);
 
 
-/* upbot_zone NAME:SIZE; */
+/* upbot_zone NAME:SIZE [state=FILE] [state_interval=TIME]; */
 
 char *
 ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -83,7 +87,9 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                      *p;
     ssize_t                      size;
+    ngx_int_t                    ms;
     ngx_str_t                   *value, name, s;
+    ngx_uint_t                   i;
     ngx_http_upbot_cache_ctx_t  *cache;
 
     if (umcf->zone) {
@@ -91,6 +97,82 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "state=", 6) == 0) {
+
+            if (umcf->state.data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate \"state=\" in \"%V\"",
+                                   &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            umcf->state.data = value[i].data + 6;
+            umcf->state.len = value[i].len - 6;
+
+            if (umcf->state.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty file in \"state=\" of \"%V\"",
+                                   &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            /* under the prefix, as nginx's own files */
+
+            if (ngx_conf_full_name(cf->cycle, &umcf->state, 0) != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_http_upbot_state_dir(cf, &umcf->state);
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "state_interval=", 15) == 0) {
+
+            if (umcf->state_interval != NGX_CONF_UNSET_MSEC) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate \"state_interval=\" in "
+                                   "\"%V\"", &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+
+            s.data = value[i].data + 15;
+            s.len = value[i].len - 15;
+
+            ms = ngx_parse_time(&s, 0);
+
+            if (ms == NGX_ERROR || ms < 1000) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid value in \"%V\", expected a "
+                                   "time of a second or more", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            umcf->state_interval = (ngx_msec_t) ms;
+            continue;
+        }
+
+        ngx_http_upbot_conf_unplaced(cf, "state= or state_interval=",
+                                     "invalid parameter %ui of \"%V\"",
+                                     i, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (umcf->state.data == NULL) {
+
+        if (umcf->state_interval != NGX_CONF_UNSET_MSEC) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"state_interval=\" of \"%V\" needs "
+                               "\"state=\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (umcf->state_interval == NGX_CONF_UNSET_MSEC) {
+        umcf->state_interval = NGX_HTTP_UPBOT_STATE_INTERVAL;
+    }
 
     p = (u_char *) ngx_strchr(value[1].data, ':');
     size = NGX_ERROR;
@@ -141,6 +223,43 @@ ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     umcf->zone->data = cache;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A state file whose directory is missing would fail at every write: said
+ * at nginx -t, as a warning (the directory may be made before the start)
+ */
+
+static void
+ngx_http_upbot_state_dir(ngx_conf_t *cf, ngx_str_t *file)
+{
+    u_char           *p, *dir;
+    ngx_file_info_t   fi;
+
+    p = file->data + file->len;
+
+    while (p > file->data && p[-1] != '/') {
+        p--;
+    }
+
+    if (p == file->data) {
+        return;
+    }
+
+    dir = ngx_pnalloc(cf->temp_pool, p - file->data + 1);
+    if (dir == NULL) {
+        return;
+    }
+
+    ngx_memcpy(dir, file->data, p - file->data);
+    dir[p - file->data] = '\0';
+
+    if (ngx_file_info(dir, &fi) == NGX_FILE_ERROR || !ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the directory \"%s\" of the state file is not "
+                           "there: the facts cannot be written", dir);
+    }
 }
 
 
@@ -258,6 +377,7 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_upbot_metrics_zone(&cache->sh->metrics);
 
     cache->sh->changes = 0;
+    cache->sh->saved = 0;
 
     len = sizeof(" in upbot_zone \"\"") + shm_zone->shm.name.len;
 
@@ -272,7 +392,16 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone evicts; the slab allocator need not complain */
     cache->shpool->log_nomem = 0;
 
-    return ngx_http_upbot_cache_tallies(cache);
+    if (ngx_http_upbot_cache_tallies(cache) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* a new zone, of a start, an upgrade or a new size: warm from the
+     * state file, after the tallies, which must have their room */
+
+    ngx_http_upbot_warm_load(cache->umcf, shm_zone->shm.log);
+
+    return NGX_OK;
 }
 
 
@@ -439,7 +568,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         && !cached->failed)
     {
         if (cn == NULL) {
-            cn = ngx_http_upbot_cache_new(cache, group, NULL);
+            cn = ngx_http_upbot_cache_new(cache, group, NULL, 1);
         }
 
         /* no room even after evicting: fetch unlocked, store nothing */
@@ -549,7 +678,7 @@ ngx_http_upbot_cache_store(ngx_http_upbot_main_conf_t *umcf,
         ngx_http_upbot_cache_delete(cache, old);
     }
 
-    cn = ngx_http_upbot_cache_new(cache, group, facts);
+    cn = ngx_http_upbot_cache_new(cache, group, facts, 1);
 
     if (cn) {
         cn->fetched = ngx_current_msec;
@@ -611,6 +740,185 @@ ngx_http_upbot_cache_fail(ngx_http_upbot_main_conf_t *umcf,
     cache->sh->changes++;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/*
+ * Facts for the state file, in the tree's order from where "cursor" is,
+ * in one hold of the mutex: at most "max" groups looked at, so that the
+ * hold stays short however large the zone.  "handler" copies each entry
+ * (its strings are the zone's), or says NGX_AGAIN to stop before it.
+ * Facts past "stale" are left out: a restart could not use them.  NGX_OK:
+ * more may come; NGX_DONE: the tree's end.  "wall" is now, unix ms.
+ */
+
+ngx_int_t
+ngx_http_upbot_cache_export(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_cache_cursor_t *cursor, uint64_t wall, ngx_uint_t max,
+    ngx_http_upbot_state_pt handler, void *data)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     n;
+    ngx_msec_t                     now, age;
+    ngx_rbtree_t                  *tree;
+    ngx_rbtree_node_t             *node, *next, *sentinel;
+    ngx_http_upbot_cache_ctx_t    *cache;
+    ngx_http_upbot_cache_node_t   *cn;
+    ngx_http_upbot_state_entry_t   entry;
+
+    cache = umcf->zone->data;
+    tree = &cache->sh->rbtree;
+    sentinel = tree->sentinel;
+    now = ngx_current_msec;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    /* the first node after the cursor: the tree may have changed since */
+
+    next = NULL;
+    node = tree->root;
+
+    while (node != sentinel) {
+        cn = (ngx_http_upbot_cache_node_t *) node;
+
+        if (!cursor->started || ngx_http_upbot_cache_after(cn, cursor) > 0) {
+            next = node;
+            node = node->left;
+
+        } else {
+            node = node->right;
+        }
+    }
+
+    rc = NGX_DONE;
+
+    for (n = 0; next && n < max; n++) {
+
+        cn = (ngx_http_upbot_cache_node_t *) next;
+        age = now - cn->fetched;
+
+        if (cn->known && age < umcf->ttl + umcf->stale) {
+            entry.key.data = cn->data;
+            entry.key.len = cn->key_len;
+            entry.name.data = cn->data + cn->key_len;
+            entry.name.len = cn->name_len;
+            entry.face_url.data = entry.name.data + cn->name_len;
+            entry.face_url.len = cn->face_len;
+            entry.url.data = entry.face_url.data + cn->face_len;
+            entry.url.len = cn->url_len;
+            entry.fetched = wall > age ? wall - age : 0;
+            entry.members = cn->members;
+            entry.max_members = cn->max_members;
+            entry.gone = cn->gone;
+
+            if (handler(&entry, data) == NGX_AGAIN) {
+                rc = NGX_OK;
+                break;
+            }
+        }
+
+        cursor->started = 1;
+        cursor->hash = (uint32_t) cn->node.key;
+        cursor->key.len = cn->key_len;
+        ngx_memcpy(cursor->key.data, cn->data, cn->key_len);
+
+        next = ngx_rbtree_next(tree, next);
+    }
+
+    if (next && n == max) {
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return rc;
+}
+
+
+/* the node against the cursor, in the tree's order: < 0, 0 or > 0 */
+
+static ngx_int_t
+ngx_http_upbot_cache_after(ngx_http_upbot_cache_node_t *cn,
+    ngx_http_upbot_cache_cursor_t *cursor)
+{
+    if (cn->node.key != cursor->hash) {
+        return cn->node.key < cursor->hash ? -1 : 1;
+    }
+
+    return ngx_memn2cmp(cn->data, cursor->key.data, cn->key_len,
+                        cursor->key.len);
+}
+
+
+/*
+ * Facts from the state file for a group of a new zone, "age" ms old, with
+ * the mutex held: nothing is evicted for them.  NGX_DECLINED: the group
+ * has facts already; NGX_BUSY: the zone is full.
+ */
+
+ngx_int_t
+ngx_http_upbot_cache_import_locked(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts,
+    ngx_msec_t age)
+{
+    ngx_http_upbot_cache_ctx_t   *cache;
+    ngx_http_upbot_cache_node_t  *cn;
+
+    cache = umcf->zone->data;
+
+    if (ngx_http_upbot_cache_find(cache, group)) {
+        return NGX_DECLINED;
+    }
+
+    cn = ngx_http_upbot_cache_new(cache, group, facts, 0);
+    if (cn == NULL) {
+        return NGX_BUSY;
+    }
+
+    /* modular, as every age in the zone: an uptime shorter than it is no
+     * matter */
+
+    cn->fetched = ngx_current_msec - age;
+    cn->known = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether this worker writes the state file now: one a "interval" across
+ * workers.  NGX_OK: it does, and the time is taken; else *left is when to
+ * look again.
+ */
+
+ngx_int_t
+ngx_http_upbot_cache_save_turn(ngx_http_upbot_main_conf_t *umcf,
+    ngx_msec_t interval, ngx_msec_t *left)
+{
+    ngx_int_t                    rc;
+    ngx_msec_t                   now, since;
+    ngx_http_upbot_cache_ctx_t  *cache;
+
+    cache = umcf->zone->data;
+    now = ngx_current_msec;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    since = now - cache->sh->saved;
+
+    if (cache->sh->saved == 0 || since >= interval) {
+        cache->sh->saved = now ? now : 1;
+        *left = interval;
+        rc = NGX_OK;
+
+    } else {
+        *left = interval - since;
+        rc = NGX_BUSY;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -688,7 +996,8 @@ ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
 
 static ngx_http_upbot_cache_node_t *
 ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
-    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts)
+    ngx_http_upbot_group_t *group, ngx_http_upbot_facts_t *facts,
+    ngx_uint_t evict)
 {
     u_char                       *p;
     size_t                        size, name, face, url, key;
@@ -708,7 +1017,13 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
     size = offsetof(ngx_http_upbot_cache_node_t, data)
            + key + name + face + url;
 
-    cn = ngx_http_upbot_cache_alloc(cache, size);
+    if (evict) {
+        cn = ngx_http_upbot_cache_alloc(cache, size);
+
+    } else {
+        cn = ngx_slab_alloc_locked(cache->shpool, size);
+    }
+
     if (cn == NULL) {
         return NULL;
     }

@@ -76,7 +76,7 @@ static ngx_command_t  ngx_http_upbot_commands[] = {
       NULL },
 
     { ngx_string("upbot_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_upbot_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
@@ -236,11 +236,11 @@ ngx_module_t  ngx_http_upbot_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_upbot_warm_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_upbot_warm_exit_master,       /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -407,6 +407,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     umcf->stale = NGX_CONF_UNSET_MSEC;
     umcf->lock_timeout = NGX_CONF_UNSET_MSEC;
     umcf->retry = NGX_CONF_UNSET_MSEC;
+    umcf->state_interval = NGX_CONF_UNSET_MSEC;
     umcf->time_offset = NGX_CONF_UNSET;
     umcf->sticky = NGX_CONF_UNSET;
     umcf->attribution = NGX_CONF_UNSET;

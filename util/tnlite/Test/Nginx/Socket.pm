@@ -327,9 +327,12 @@ sub stop_nginx {
         if ($Valgrind) {
             last if waitpid($NginxPid, WNOHANG) == $NginxPid;
         } else {
-            # nginx removes its pid file on the way out; a daemon's exit
-            # may not be reaped promptly, so "kill 0" can lag behind
-            last unless -e "$ServRoot/logs/nginx.pid" && kill 0, $NginxPid;
+            # as Test::Nginx, until the process has gone, not its pid file:
+            # nginx removes that before its modules' exit hooks run (the
+            # state file's last write); a daemon's exit may not be reaped
+            # promptly, so a zombie counts as gone
+            last unless kill(0, $NginxPid)
+                        && slurp("/proc/$NginxPid/stat") =~ /^\d+ \(.*\) [^Z]/s;
         }
         sleep 0.02;
     }
