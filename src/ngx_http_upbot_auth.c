@@ -440,6 +440,17 @@ ngx_http_upbot_token_same(const u_char *a, const u_char *b, size_t len)
         d |= x ^ y;
     }
 
+    /*
+     * the last bytes as the last 8, over some compared already: one step,
+     * where a byte at a time took 16 instructions more for an 11-byte token
+     */
+
+    if (i < len && len >= 8) {
+        ngx_memcpy(&x, a + len - 8, 8);
+        ngx_memcpy(&y, b + len - 8, 8);
+        return (d | (x ^ y)) == 0;
+    }
+
     for ( /* void */ ; i < len; i++) {
         d |= a[i] ^ b[i];
     }

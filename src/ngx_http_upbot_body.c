@@ -16,6 +16,17 @@
 #define NGX_HTTP_UPBOT_FILE_CHUNK  16384
 
 
+/*
+ * The reasons of the early refusals, made once: a reason on the handler's
+ * stack had its address taken, and the handler a stack canary (8
+ * instructions a request)
+ */
+static ngx_str_t  ngx_http_upbot_bad_method =
+    ngx_string("method not allowed");
+static ngx_str_t  ngx_http_upbot_not_json =
+    ngx_string("Content-Type is not application/json");
+
+
 static ngx_int_t ngx_http_upbot_is_json(ngx_http_request_t *r);
 static ngx_int_t ngx_http_upbot_refuse_early(ngx_http_request_t *r,
     ngx_http_upbot_ctx_t *ctx, ngx_uint_t ret, ngx_uint_t status,
@@ -29,7 +40,6 @@ ngx_int_t
 ngx_http_upbot_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
-    ngx_str_t                   reason;
     ngx_http_upbot_ctx_t       *ctx;
     ngx_http_upbot_loc_conf_t  *ulcf;
 
@@ -54,16 +64,15 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
                    "upbot: %V request", &ctx->api->name);
 
     if (r->method != NGX_HTTP_POST) {
-        ngx_str_set(&reason, "method not allowed");
         return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
-                                           NGX_HTTP_NOT_ALLOWED, &reason);
+                                           NGX_HTTP_NOT_ALLOWED,
+                                           &ngx_http_upbot_bad_method);
     }
 
     if (ngx_http_upbot_is_json(r) != NGX_OK) {
-        ngx_str_set(&reason, "Content-Type is not application/json");
         return ngx_http_upbot_refuse_early(r, ctx, NGX_HTTP_UPBOT_BAD_METHOD,
                                         NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                        &reason);
+                                        &ngx_http_upbot_not_json);
     }
 
     rc = ngx_http_upbot_authenticate(r, ulcf, ctx);
@@ -76,10 +85,11 @@ ngx_http_upbot_handler(ngx_http_request_t *r)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "upbot: token refused: %V", &ctx->error);
 
-        reason = ctx->error;
+        /* formatted before ngx_http_upbot_fail() sets ctx->error anew */
+
         return ngx_http_upbot_refuse_early(r, ctx,
                                            NGX_HTTP_UPBOT_UNAUTHORIZED, 0,
-                                           &reason);
+                                           &ctx->error);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -219,7 +229,6 @@ ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     ngx_int_t                    rc;
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl;
-    ngx_http_upbot_limits_t      limits;
     ngx_http_upbot_parser_t     *p;
     ngx_http_upbot_loc_conf_t   *ulcf;
     ngx_http_upbot_main_conf_t  *umcf;
@@ -227,15 +236,21 @@ ngx_http_upbot_parse_body(ngx_http_request_t *r, ngx_http_upbot_ctx_t *ctx,
     ulcf = ngx_http_get_module_loc_conf(r, ngx_http_upbot_module);
     umcf = ngx_http_get_module_main_conf(r, ngx_http_upbot_module);
 
-    limits.max_string_length = ulcf->max_string_length;
-    limits.max_code_length = umcf->max_code_length;
-    limits.max_items = ulcf->max_items;
-    limits.max_depth = ulcf->max_json_depth;
-
     p = &ctx->parser;
 
+    /*
+     * the limits are set in the parser's own copy: limits on the stack had
+     * their address taken, and this function a stack canary (5 instructions
+     * a request)
+     */
+
+    p->limits.max_string_length = ulcf->max_string_length;
+    p->limits.max_code_length = umcf->max_code_length;
+    p->limits.max_items = ulcf->max_items;
+    p->limits.max_depth = ulcf->max_json_depth;
+
     ngx_http_upbot_parser_init(p, r->pool, ctx->api->shape, ctx->req,
-                               &limits);
+                               &p->limits);
 
     *reason = ngx_http_upbot_parser_error(p);
     chunk = NULL;

@@ -346,7 +346,7 @@ static ngx_http_variable_value_t *
 ngx_http_upbot_request_id(ngx_http_request_t *r, ngx_int_t index)
 {
     u_char                     *id;
-    uint64_t                    half[2];
+    uint64_t                    half[2], n[2];
     ngx_http_variable_value_t  *vv;
 
     static uint64_t   key[2], counter;
@@ -371,12 +371,11 @@ ngx_http_upbot_request_id(ngx_http_request_t *r, ngx_int_t index)
         return NULL;
     }
 
-    counter++;
-    half[0] = ngx_http_upbot_siphash(key[0], key[1], (u_char *) &counter,
-                                     sizeof(counter));
-    counter++;
-    half[1] = ngx_http_upbot_siphash(key[0], key[1], (u_char *) &counter,
-                                     sizeof(counter));
+    n[0] = ++counter;
+    n[1] = ++counter;
+
+    ngx_http_upbot_siphash_pair(key[0], key[1], (u_char *) &n[0],
+                                (u_char *) &n[1], half);
 
     ngx_http_upbot_hex16(id, (u_char *) half);
 

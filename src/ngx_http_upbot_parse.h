@@ -122,7 +122,7 @@ typedef struct {
     size_t                          len;
     size_t                          size;
     ngx_pool_t                     *pool;
-    const ngx_http_upbot_limits_t  *limits;
+    ngx_http_upbot_limits_t         limits;   /* a copy: one load less */
     const ngx_http_upbot_shape_t   *shape;
     u_char                         *out;
     ngx_http_upbot_json_t           json;
@@ -139,8 +139,9 @@ ngx_http_upbot_parser_t *ngx_http_upbot_parser_create(ngx_pool_t *pool,
     const ngx_http_upbot_limits_t *limits);
 
 /*
- * NGX_OK: go on (finish) or done (run); NGX_DECLINED: the body is bad,
- * see the reason; NGX_ERROR: no memory
+ * The limits are copied; they may be the parser's own (p->limits), set
+ * in place.  Then, NGX_OK: go on (finish) or done (run); NGX_DECLINED:
+ * the body is bad, see the reason; NGX_ERROR: no memory
  */
 void ngx_http_upbot_parser_init(ngx_http_upbot_parser_t *p, ngx_pool_t *pool,
     const ngx_http_upbot_shape_t *shape, void *out,
