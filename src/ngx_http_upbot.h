@@ -339,6 +339,8 @@ typedef struct {
     ngx_http_upbot_code_t         **codes;       /* open addressing */
     ngx_uint_t                      codes_mask;
     ngx_uint_t                      ncodes;
+    ngx_uint_t                      limited;     /* groups: max_views= or */
+                                                 /*   max_scans= */
     ngx_uint_t                      max_code_length;
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
     ngx_array_t                     callers;     /* ngx_http_upbot_caller_t */

@@ -26,6 +26,12 @@
 /* group->file holds the index of the rows' file while loading */
 #define NGX_HTTP_UPBOT_FILES_MAX          (1 << 24)
 
+#if (defined __GNUC__)
+#define ngx_http_upbot_prefetch(p)        __builtin_prefetch(p)
+#else
+#define ngx_http_upbot_prefetch(p)
+#endif
+
 
 /* a code's rows after its first, waiting for the pool to be made whole */
 typedef struct {
@@ -75,10 +81,10 @@ static char *ngx_http_upbot_codes_option(ngx_conf_t *cf,
 static char *ngx_http_upbot_codes_expires(ngx_conf_t *cf,
     ngx_http_upbot_row_t *row, ngx_str_t *option, ngx_str_t *value);
 static char *ngx_http_upbot_codes_place(ngx_conf_t *cf,
-    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name,
+    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name, uint32_t key,
     ngx_http_upbot_row_t *row);
 static ngx_http_upbot_code_t *ngx_http_upbot_codes_get(ngx_conf_t *cf,
-    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name);
+    ngx_http_upbot_main_conf_t *umcf, ngx_str_t *name, uint32_t key);
 static ngx_int_t ngx_http_upbot_codes_grow(ngx_conf_t *cf,
     ngx_http_upbot_main_conf_t *umcf);
 static void ngx_http_upbot_keep(u_char **p, ngx_str_t *s);
@@ -161,6 +167,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     ngx_http_upbot_main_conf_t *umcf = conf;
 
     char                  *rv;
+    uint32_t               key;
     ngx_str_t             *value;
     ngx_uint_t             i;
     ngx_http_upbot_row_t   row;
@@ -179,6 +186,19 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
     rv = ngx_http_upbot_codes_code(cf, umcf, &value[0]);
     if (rv != NGX_CONF_OK) {
         return rv;
+    }
+
+    /*
+     * The code's slot of the index, fetched while the rest of the row is
+     * read: a look there is a cache and TLB miss most times, which took a
+     * tenth of nginx -t with 1,000,000 codes.
+     */
+
+    key = ngx_murmur_hash2(value[0].data, value[0].len);
+
+    if (umcf->codes) {
+        ngx_http_upbot_prefetch(&umcf->codes[key & umcf->codes_mask]);
+        ngx_http_upbot_prefetch(&umcf->load->keys[key & umcf->codes_mask]);
     }
 
     ngx_memzero(&row, sizeof(ngx_http_upbot_row_t));
@@ -222,7 +242,7 @@ ngx_http_upbot_codes_row(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_upbot_codes_place(cf, umcf, &value[0], &row);
+    return ngx_http_upbot_codes_place(cf, umcf, &value[0], key, &row);
 }
 
 
@@ -509,7 +529,7 @@ ngx_http_upbot_codes_expires(ngx_conf_t *cf, ngx_http_upbot_row_t *row,
 
 static char *
 ngx_http_upbot_codes_place(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
-    ngx_str_t *name, ngx_http_upbot_row_t *row)
+    ngx_str_t *name, uint32_t key, ngx_http_upbot_row_t *row)
 {
     u_char                       *p;
     size_t                        len;
@@ -521,7 +541,7 @@ ngx_http_upbot_codes_place(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
     load = umcf->load;
 
-    code = ngx_http_upbot_codes_get(cf, umcf, name);
+    code = ngx_http_upbot_codes_get(cf, umcf, name, key);
     if (code == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -674,9 +694,8 @@ ngx_http_upbot_codes_place(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
 static ngx_http_upbot_code_t *
 ngx_http_upbot_codes_get(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
-    ngx_str_t *name)
+    ngx_str_t *name, uint32_t key)
 {
-    uint32_t                      key;
     ngx_uint_t                    slot;
     ngx_http_upbot_pool_t        *pool;
     ngx_http_upbot_code_t        *code;
@@ -689,8 +708,6 @@ ngx_http_upbot_codes_get(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
     {
         return NULL;
     }
-
-    key = ngx_murmur_hash2(name->data, name->len);
 
     for (slot = key & umcf->codes_mask;
          (code = umcf->codes[slot]) != NULL;
@@ -916,6 +933,10 @@ ngx_http_upbot_make_pool(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
         if (more == NULL) {
             continue;
+        }
+
+        if (more->max_views || more->max_scans) {
+            umcf->limited++;
         }
 
         if ((more->max_views || more->max_scans) && umcf->zone == NULL) {

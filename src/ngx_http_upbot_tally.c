@@ -35,6 +35,12 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
     ngx_http_upbot_group_t  *group;
     ngx_http_upbot_tally_t  *tally;
 
+    /* most tables have no limit: a million codes need not be looked at */
+
+    if (umcf->limited == 0) {
+        return NGX_OK;
+    }
+
     pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
     if (pool == NULL) {
         return NGX_ERROR;
