@@ -62,10 +62,6 @@ ngx_http_upbot_conf_include(ngx_conf_t *cf)
     ngx_str_t   *value, file, name;
     ngx_glob_t   gl;
 
-    if (ngx_dump_config) {
-        return ngx_conf_include(cf, NULL, NULL);
-    }
-
     value = cf->args->elts;
 
     /* the name outlives the row's words: the rows' locations name it */
@@ -77,6 +73,11 @@ ngx_http_upbot_conf_include(ngx_conf_t *cf)
     }
 
     ngx_cpystrn(file.data, value[1].data, file.len + 1);
+
+    if (ngx_dump_config) {
+        value[1] = file;
+        return ngx_conf_include(cf, NULL, NULL);
+    }
 
     if (ngx_conf_full_name(cf->cycle, &file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;

@@ -8,7 +8,8 @@
 #     one's word "media_type=..." shown back in the error it makes;
 #   * junk: tokens in any order, mostly ending in an error;
 #   * words and comments about 4096 bytes long, near the edge of nginx's
-#     buffer, where it says "too long parameter" or not.
+#     buffer, where it says "too long parameter" or not;
+#   * mistakes only a whole pool shows, which name the rows' file and lines.
 
 use strict;
 use warnings;
@@ -128,9 +129,21 @@ sub said {
 
 my %seen;
 
+# and what only a whole pool shows, which names the rows' file and lines
+my @pools = (
+    "c1 static g1 url=x;\n\nc1 static g1 url=y;\n",
+    "c1 static g1 url=x fallback;\nc2 static g url=x;\nc1 static g2 url=x"
+    . " fallback;\n",
+    "c1 static g1 url=x media_type=2;\n# 2\nc1 static g2 url=x"
+    . " media_type=3;\n",
+    "c1 static g1 url=x max_views=9;\n",
+    "c1 tim:none g1;\n",
+);
+
 for my $case ((map { ['rows', rows()] } 1 .. 60),
               (map { ['junk', junk()] } 1 .. 60),
-              (map { ['long', long()] } 1 .. 30))
+              (map { ['long', long()] } 1 .. 30),
+              (map { ['pool', $_] } @pools))
 {
     my ($kind, $text) = @$case;
 
@@ -157,5 +170,6 @@ ok(keys %{ $seen{junk} } >= 5, 'junk: several mistakes ('
    . join(', ', sort keys %{ $seen{junk} }) . ')');
 ok($seen{long}{'too long parameter '} && $seen{long}{ok},
    'long: too long, and not');
+is(scalar(keys %{ $seen{pool} }), scalar @pools, 'pool: each its mistake');
 
 done_testing();
