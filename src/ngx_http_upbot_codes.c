@@ -52,7 +52,7 @@ struct ngx_http_upbot_codes_load_s {
     ngx_list_t                      later;       /* ngx_http_upbot_later_t */
     ngx_array_t                     files;       /* ngx_str_t: the rows' */
     uint32_t                       *keys;        /* the index's hashes */
-    ngx_http_upbot_facts_t        **plain;       /* see make_pool() */
+    ngx_http_upbot_facts_t        **plain;       /* see pool_facts() */
     ngx_uint_t                      nplain;
 };
 
@@ -678,6 +678,10 @@ ngx_http_upbot_codes_place(ngx_conf_t *cf, ngx_http_upbot_main_conf_t *umcf,
 
     group->file = load->files.nelts - 1;
     group->line = cf->conf_file->line;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "upbot: code \"%V\": group \"%V\", %ui in its pool",
+                   &code->code, &group->id, code->ngroups);
 
     return NGX_CONF_OK;
 }
