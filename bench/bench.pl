@@ -23,6 +23,9 @@
 #   9. a warm restart: the same 10,000 codes warm (from a state file),
 #      nginx stopped and started under 500 connections: 1005s, the calls
 #      in any one second after, the time until every answer is ret 0
+#  10. a million codes: 1,000,000 static codes generated here (never
+#      committed): nginx -t's time and peak RSS, a GetMediaInfo hit's
+#      instructions against with one code, and nginx -s reload under wrk
 #
 # Targets: "upbot" (the module), "upbot-rules" (the same with the live-code
 # rules a hit pays for: max_views= on the code's group and upbot_sticky,
@@ -32,10 +35,10 @@
 # One nginx worker per target; wrk has the other core.  Only 127.0.0.1.
 # Environment: BENCH_DURATION (s, 5), BENCH_RUNS (3), BENCH_CONNS ("16 64
 # 256"), BENCH_IR_REQUESTS (2000), BENCH_ONLY (some parts of: speed ir
-# memory zone codes cold fsync scrape workers rate warm), BENCH_TARGETS
-# (upbot upbot-rules upbot-metrics return200 openresty), BENCH_OUT (a copy
-# of the report, build/bench/report.txt), BENCH_PORT_SHIFT (0: ports
-# 7301-7315).
+# memory zone codes cold fsync scrape workers rate warm million),
+# BENCH_TARGETS (upbot upbot-rules upbot-metrics return200 openresty),
+# BENCH_OUT (a copy of the report, build/bench/report.txt),
+# BENCH_PORT_SHIFT (0: ports 7301-7317), BENCH_MILLION (1000000 codes), BENCH_RELOAD_SECONDS (30).
 
 use strict;
 use warnings;
@@ -66,14 +69,15 @@ my $ir_n = $ENV{BENCH_IR_REQUESTS} || 2000;
 my %only = map { $_ => 1 }
            split /[ ,]+/, ($ENV{BENCH_ONLY}
                            || 'speed ir memory zone codes cold fsync scrape '
-                              . 'workers rate warm');
+                              . 'workers rate warm million');
 my $token = 'bench-token';
 
 my %port = (mock => 7310, upbot => 7301, return200 => 7302, openresty => 7303,
             cold => 7304, zone => 7305, probe => 7306, 'fsync-off' => 7307,
             'fsync-on' => 7308, 'upbot-rules' => 7309,
             'upbot-metrics' => 7311, scrape => 7312, workers => 7313,
-            rate => 7314, warm => 7315);
+            rate => 7314, warm => 7315, million => 7316,
+            'million-ir' => 7317);
 # BENCH_PORT_SHIFT: every port above moved by it, for two benches at once
 $_ += ($ENV{BENCH_PORT_SHIFT} || 0) for values %port;
 
@@ -131,6 +135,7 @@ scrape() if $only{scrape};
 workers() if $only{workers};
 rate() if $only{rate};
 warm() if $only{warm};
+million() if $only{million};
 
 stop_all();
 
@@ -587,14 +592,25 @@ sub instructions {
 sub callgrind {
     my ($t, $a, $n) = @_;
     my $name = "ir-$t-$a-$n";
-    my $prefix = "$work/$name";
-    my $port = $port{probe};
 
     my $conf = $t eq 'openresty'
-        ? render('openresty', as => $name, port => $port)
+        ? render('openresty', as => $name, port => $port{probe})
               =~ s/\ndaemon on;/\ndaemon off;/r
               =~ s/\nmaster_process on;/\nmaster_process off;/r
-        : render($t, as => $name, port => $port, foreground => 1);
+        : render($t, as => $name, port => $port{probe}, foreground => 1);
+
+    return callgrind_run($name, $conf, $port{probe}, $api{$a}{path},
+                         slurp($api{$a}{body}), $n);
+}
+
+
+# callgrind's total of nginx (one process, on $conf in $work/$name) over
+# $n requests with $bodies (one, or a list taken in turn), after 10 that
+# warm it up; with $late, instructions are counted only from those on, so
+# that a large configuration loads at near full speed
+sub callgrind_run {
+    my ($name, $conf, $port, $path, $bodies, $n, $late) = @_;
+    my $prefix = "$work/$name";
 
     write_file("$prefix/conf/nginx.conf", $conf);
 
@@ -610,19 +626,25 @@ sub callgrind {
         open STDOUT, '>', "$prefix/valgrind.log";
         open STDERR, '>&', \*STDOUT;
         exec 'valgrind', '--tool=callgrind', "--callgrind-out-file=$out",
+             ($late ? ('--instr-atstart=no') : ()),
              '--smc-check=all-non-file', $nginx, '-p', "$prefix/",
              '-c', "$prefix/conf/nginx.conf";
         exit 127;
     }
 
     $children{$pid} = 1;
-    wait_port($port, 60);
+    wait_port($port, $late ? 600 : 60);
 
     # GetMediaInfo's first request fetches the facts: warm up first, on
     # both runs alike
-    my $body = slurp($api{$a}{body});
-    keepalive_requests($port, $api{$a}{path}, $body, 10);
-    keepalive_requests($port, $api{$a}{path}, $body, $n);
+    keepalive_requests($port, $path, $bodies, 10);
+
+    if ($late) {
+        system("callgrind_control -i on $pid >/dev/null 2>&1") == 0
+            or die "bench: callgrind_control -i on $pid failed\n";
+    }
+
+    keepalive_requests($port, $path, $bodies, $n);
 
     # valgrind may miss a signal that comes at the wrong moment: again
     # every second until nginx is gone
@@ -636,7 +658,8 @@ sub callgrind {
     delete $children{$pid};
 
     my ($total) = slurp($out) =~ /^(?:summary|totals):\s*(\d+)/m
-        or die "bench: no callgrind totals for $t\n" . slurp("$prefix/valgrind.log");
+        or die "bench: no callgrind totals for $name\n"
+               . slurp("$prefix/valgrind.log");
 
     return $total;
 }
@@ -797,19 +820,21 @@ sub codes_load {
 }
 
 
-# nginx -t on a configuration: seconds and peak RSS (KB)
+# nginx -t on a configuration: seconds (wall clock, and CPU: user and
+# system) and peak RSS (KB)
 sub config_test {
-    my $conf = shift;
-    my $prefix = "$work/codes";
+    my ($conf, $prefix) = @_;
+    $prefix //= "$work/codes";
 
     write_file("$prefix/conf/nginx.conf", $conf);
 
     my $t0 = time;
-    my $out = `/usr/bin/time -f 'RSS %M' $nginx -q -t -p $prefix/ -c $prefix/conf/nginx.conf 2>&1`;
+    my $out = `/usr/bin/time -f 'RSS %M CPU %U %S' $nginx -q -t -p $prefix/ -c $prefix/conf/nginx.conf 2>&1`;
     my $secs = time - $t0;
 
-    my ($rss) = $out =~ /RSS (\d+)/ or die "bench: nginx -t: $out\n";
-    return ($secs, $rss);
+    my ($rss, $user, $sys) = $out =~ /RSS (\d+) CPU ([\d.]+) ([\d.]+)/
+        or die "bench: nginx -t: $out\n";
+    return ($secs, $rss, $user + $sys);
 }
 
 
@@ -1319,6 +1344,210 @@ sub busiest_second {
 }
 
 
+# --- 10. a million codes ----------------------------------------------------
+
+# 1,000,000 static codes, "c1" to "c1000000", each with url= and name= as a
+# campaign's generated table has them, written at run time into the
+# included codes file of the bench's configuration (never committed):
+#
+#   nginx -t: its time, the best of 3 (wall clock, and CPU: user + system),
+#   and its peak RSS, against the goals (2 s, 300 MB); the bytes a code
+#   takes beyond the same configuration without them;
+#
+#   a GetMediaInfo hit's instructions (callgrind, (Ir of 2N - Ir of N) / N
+#   as in 2.), asking in turn for 2,000 codes of 7 characters from the
+#   million, against the same configuration with one such code: goal +5%;
+#   nginx counts from its first request on, so that it loads the million
+#   at near full speed under valgrind;
+#
+#   nginx -s reload, 3 times, while wrk -c16 asks for 10,000 codes from the
+#   million in turn: requests, answers other than 2xx and socket errors
+#   (goal 0), and how long each reload took until the new workers ran and
+#   until the old ones were gone.
+sub million {
+    my $n = $ENV{BENCH_MILLION} || 1_000_000;
+    my $secs = $ENV{BENCH_RELOAD_SECONDS} || 30;
+    my $prefix = "$work/million";
+    my $codes = "$prefix/conf/generated-codes";
+    my $body = slurp($api{media_info}{body});
+    my $row = sub {
+        "c$_[0]  static  g  url=https://work.weixin.qq.com/gm/c$_[0]"
+        . " name=群$_[0];\n" };
+
+    my $conf = render('million', port => $port{million}, codes => '');
+    my (undef, $base) = config_test($conf, $prefix);
+
+    my $t0 = time;
+    open my $fh, '>', $codes or die "bench: $codes: $!\n";
+    print $fh $row->($_) for 1 .. $n;
+    close $fh;
+
+    say_('');
+    say_('## A million codes');
+    say_('');
+    say_(sprintf('%d static codes with url= and name= (%.1f MB of rows in an'
+                 . ' included file, written in %.1f s):', $n,
+                 (-s $codes) / 1e6, time - $t0));
+    say_('');
+    say_('| measure | result | goal |');
+    say_('|---|---:|---:|');
+
+    my ($secs_min, $cpu_min, $rss_max);
+
+    for (1 .. 3) {
+        my ($w, $rss, $cpu) = config_test($conf, $prefix);
+        $secs_min = $w if !defined $secs_min || $w < $secs_min;
+        $cpu_min = $cpu if !defined $cpu_min || $cpu < $cpu_min;
+        $rss_max = $rss if !defined $rss_max || $rss > $rss_max;
+    }
+
+    say_(sprintf('| nginx -t, wall clock (best of 3) | %.2f s | ≤ 2 s |',
+                 $secs_min));
+    say_(sprintf('| nginx -t, CPU: user + system (best of 3) | %.2f s | |',
+                 $cpu_min));
+    say_(sprintf('| nginx -t, peak RSS | %.1f MB | ≤ 300 MB |',
+                 $rss_max / 1024));
+    say_(sprintf('| memory a code takes (RSS beyond %.1f MB without them)'
+                 . ' | %.0f bytes | |', $base / 1024,
+                 ($rss_max - $base) * 1024 / $n));
+
+    # instructions: the same configuration, one process, on the million
+    # and on one code
+    my @million = map { $body =~ s/"bench-yx"/"c@{[100000 + $_ * 449 % 900000]}"/r }
+                  0 .. 1999;
+    my $one = $body =~ s/"bench-yx"/"c500000"/r;
+    my %ir;
+
+    my $conf_ir = render('million', as => 'million-ir',
+                         port => $port{'million-ir'}, foreground => 1,
+                         codes => '');
+    $conf_ir =~ s{\Q$work/million-ir/conf/generated-codes\E}{$codes} or die;
+
+    my $conf_one = render('million', as => 'million-one',
+                          port => $port{'million-ir'}, foreground => 1,
+                          codes => $row->(500000));
+
+    # named as bench/ir-diff.pl reads them: targets million, million-one
+    for ([million => $conf_ir, \@million],
+         ['million-one' => $conf_one, [$one]])
+    {
+        my ($k, $c, $bodies) = @$_;
+        my $once = callgrind_run("ir-$k-media_info-$ir_n", $c,
+                                 $port{'million-ir'}, $api{media_info}{path},
+                                 $bodies, $ir_n, 1);
+        my $twice = callgrind_run("ir-$k-media_info-" . 2 * $ir_n, $c,
+                                  $port{'million-ir'},
+                                  $api{media_info}{path}, $bodies,
+                                  2 * $ir_n, 1);
+        $ir{$k} = ($twice - $once) / $ir_n;
+    }
+
+    say_(sprintf('| GetMediaInfo hit, instructions, %d codes (2,000 of them'
+                 . ' in turn) | %.0f | |', $n, $ir{million}));
+    say_(sprintf('| GetMediaInfo hit, instructions, one code | %.0f | |',
+                 $ir{'million-one'}));
+    say_(sprintf('| the difference | %+.1f%% | ≤ +5%% |',
+                 100 * ($ir{million} / $ir{'million-one'} - 1)));
+
+    # nginx -s reload under load: requests on connections of their own,
+    # then on keep-alive connections, which nginx closes when idle as an
+    # old worker quits (a client tries again on a new one)
+    start_nginx('million', $conf, port => $port{million});
+
+    for my $close (1, 0) {
+        my ($r, @reloads) = reloads_under_wrk('million', $close ? 3 : 2,
+                                              $close ? $secs : $secs / 2,
+                                              $close, int($n / 10_000) || 1);
+        my $how = $close ? 'a connection per request'
+                         : 'keep-alive connections';
+
+        say_(sprintf('| nginx -s reload ×%d under wrk -c16 (%d s, %s):'
+                     . ' requests | %d | |', scalar @reloads,
+                     $close ? $secs : $secs / 2, $how, $r->{requests}));
+        say_(sprintf('| answers other than 2xx, socket errors | %d, %d | %s |',
+                     $r->{non2xx}, $r->{errors},
+                     $close ? '0, 0' : 'at most 16 a reload'));
+        say_(sprintf('| each reload: new workers running / old workers gone'
+                     . ' after; the master\'s CPU | %s | |',
+                     join(', ', @reloads)));
+    }
+
+    stop_nginx('million');
+
+    my $diff = `perl $bench/ir-diff.pl million media_info million-one $ir_n`;
+    my @where = map { /^\s*(-?\d+)\s+(\S+)/ ? "$2 $1" : () }
+                (split /\n/, $diff)[2 .. 5];
+
+    say_('');
+    say_('Where the instructions differ, million minus one code, by function'
+         . " (bench/ir-diff.pl): @{[join ', ', @where]}.");
+}
+
+
+# wrk -c16 for $secs on target $t, asking in turn for 10,000 of its codes
+# "c$step", "c" . 2 * $step ...; $n reloads meanwhile, one after another:
+# wrk's counts, and for each reload how long until the new workers ran and
+# until the old ones were gone, and the master's CPU time for it
+sub reloads_under_wrk {
+    my ($t, $n, $secs, $close, $step) = @_;
+
+    my ($master) = slurp("$work/$t/logs/nginx.pid") =~ /(\d+)/
+        or die "bench: no pid for $t\n";
+
+    local $ENV{BENCH_BODY} = $api{media_info}{body};
+    local $ENV{BENCH_TOKEN} = $token;
+    local $ENV{BENCH_DIR} = $bench;
+    local $ENV{BENCH_CODES} = 10_000;
+    local $ENV{BENCH_CODE_PREFIX} = 'c';
+    local $ENV{BENCH_CODE_STEP} = $step;
+    local $ENV{BENCH_CLOSE} = $close ? 1 : '';
+
+    open my $wrk, '-|', "wrk -t1 -c16 -d${secs}s --timeout 5s -s $bench/codes.lua http://127.0.0.1:$port{$t}$api{media_info}{path} 2>&1"
+        or die "bench: wrk: $!\n";
+
+    my @reloads;
+    sleep 2;
+
+    for (1 .. $n) {
+        my %old = map { $_ => 1 } children_of($master);
+        my $cpu = cpu_ticks($master);
+        my ($t0, $up, $gone) = (time);
+
+        kill 'HUP', $master;
+
+        while (time - $t0 < 60) {
+            $up //= time - $t0 if grep { !$old{$_} } children_of($master);
+            $gone = time - $t0 unless grep { kill 0, $_ } keys %old;
+            last if defined $up && defined $gone;
+            sleep 0.02;
+        }
+
+        die "bench: a reload of $t did not end within 60 s\n"
+            unless defined $up && defined $gone;
+
+        push @reloads, sprintf('%.1f s / %.1f s; %.1f s', $up, $gone,
+                               (cpu_ticks($master) - $cpu) / $ticks);
+        sleep 2;
+    }
+
+    my $out = do { local $/; <$wrk> };
+    close $wrk;
+
+    my %r = $out =~ /(\w+)=(\d+)/g;
+    die "bench: wrk on $t failed:\n$out" unless $r{requests};
+
+    return (\%r, @reloads);
+}
+
+
+# the processes whose parent is $pid
+sub children_of {
+    my $pid = shift;
+    return grep { (slurp("/proc/$_/stat") // '') =~ /^\d+ \(\S+\) \S+ $pid / }
+           map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+}
+
+
 # --- 5. durable events ------------------------------------------------------
 
 # ReportMediaEvent on the module's configuration with fsync=off and with
@@ -1482,11 +1711,16 @@ sub keepalive_requests {
     my ($port, $path, $body, $n) = @_;
     my $s;
 
-    my $req = "POST $path HTTP/1.1\r\nHost: localhost\r\n"
-              . "Content-Type: application/json\r\nAuthorization: $token\r\n"
-              . "Content-Length: " . length($body) . "\r\n\r\n$body";
+    # a list of bodies: each in turn
+    my @req = map { "POST $path HTTP/1.1\r\nHost: localhost\r\n"
+                    . "Content-Type: application/json\r\n"
+                    . "Authorization: $token\r\n"
+                    . "Content-Length: " . length($_) . "\r\n\r\n$_" }
+              ref $body ? @$body : ($body);
 
-    for (1 .. $n) {
+    for my $i (0 .. $n - 1) {
+        my $req = $req[$i % @req];
+
         $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $port, Timeout => 60)
             or die "bench: cannot connect to port $port: $!\n";

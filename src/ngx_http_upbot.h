@@ -243,30 +243,51 @@ typedef ngx_int_t (*ngx_http_upbot_visitor_update_pt)(u_char *value,
     ngx_uint_t found, time_t *expires, void *data);
 
 
-/* one row of the codes table */
-struct ngx_http_upbot_group_s {
-    ngx_str_t                       id;          /* as written */
-    ngx_http_upbot_app_t           *app;         /* live groups */
+/* what a live group has besides (NULL for a static group) */
+typedef struct {
+    ngx_http_upbot_app_t           *app;
+    ngx_str_t                       source;      /* "tim:prod", as written */
+    const ngx_http_upbot_provider_t *provider;
     ngx_str_t                       key;         /* "tim:prod ID": cache */
     uint32_t                        key_hash;
     ngx_uint_t                      type;        /* Yunxin's team_type */
-    ngx_str_t                       url;         /* configured overrides */
-    ngx_str_t                       name;
+} ngx_http_upbot_live_t;
+
+
+/*
+ * The options few rows have (NULL when a row has none of them): a million
+ * plain groups take 80 bytes each without them, not 200.
+ */
+typedef struct {
     ngx_str_t                       background;
     ngx_uint_t                      threshold;   /* 0: provider maximum */
     time_t                          expires;     /* 0: never */
     ngx_uint_t                      opens;       /* "hours=", seconds */
     ngx_uint_t                      closes;      /*   of the day */
-    uint32_t                        hash;        /* of id, for spreading */
-    uint32_t                        ident;       /* crc32 of its name */
     ngx_uint_t                      max_views;   /* 0: no limit */
     ngx_uint_t                      max_scans;
     ngx_http_upbot_tally_t         *tally;       /* with a limit */
-    ngx_http_upbot_facts_t          facts;       /* static groups */
-    unsigned                        down:1;
+    ngx_uint_t                      media_type;  /* 0: not said */
+    ngx_http_upbot_facts_t          facts;       /* static: members= */
     unsigned                        hours:1;     /* opens and closes */
+} ngx_http_upbot_more_t;
+
+
+/* one row of the codes table */
+struct ngx_http_upbot_group_s {
+    ngx_str_t                       id;          /* as written, or place */
+    ngx_str_t                       url;         /* configured overrides */
+    ngx_str_t                       name;
+    ngx_http_upbot_live_t          *live;        /* NULL: static */
+    ngx_http_upbot_more_t          *more;        /* NULL: no such option */
+    uint32_t                        hash;        /* of id, for spreading */
+    uint32_t                        ident;       /* crc32 of its name */
+    uint32_t                        line;        /* of its row, and its */
+    unsigned                        file:24;     /*   file, while loading */
+    unsigned                        down:1;
     unsigned                        fallback:1;  /* when all else fails */
     unsigned                        json_safe:1; /* overrides, likewise */
+    unsigned                        placed:1;    /* "-": its place is id */
 };
 
 
@@ -283,6 +304,7 @@ typedef struct {
 
 
 typedef struct ngx_http_upbot_code_s  ngx_http_upbot_code_t;
+typedef struct ngx_http_upbot_codes_load_s  ngx_http_upbot_codes_load_t;
 
 struct ngx_http_upbot_code_s {
     ngx_str_t                       code;
@@ -290,12 +312,12 @@ struct ngx_http_upbot_code_s {
     ngx_http_upbot_group_t         *groups;      /* the pool, in order */
     ngx_http_upbot_facts_t        **facts;       /* static pools */
     ngx_uint_t                      ngroups;
-    ngx_uint_t                      live;        /* groups from providers */
-    ngx_uint_t                      sticky_off;  /* "sticky=off" on a row */
-    ngx_uint_t                      metrics;     /* "metrics" on a row */
     ngx_http_upbot_view_t          *view;        /* live pools, per worker */
     ngx_http_upbot_funnel_t        *funnel;      /* in the zone, per worker */
     time_t                          funnel_retry; /* no room for it: when */
+    unsigned                        live:1;      /* a group from a provider */
+    unsigned                        sticky_off:1; /* "sticky=off" on a row */
+    unsigned                        metrics:1;   /* "metrics" on a row */
 };
 
 
@@ -314,11 +336,12 @@ typedef struct {
 
 
 typedef struct {
-    ngx_list_t                     *rows;        /* parsing only */
-    ngx_uint_t                      nrows;
+    ngx_http_upbot_codes_load_t    *load;        /* parsing only */
     ngx_http_upbot_code_t         **codes;       /* open addressing */
     ngx_uint_t                      codes_mask;
     ngx_uint_t                      ncodes;
+    ngx_uint_t                      limited;     /* groups: max_views= or */
+                                                 /*   max_scans= */
     ngx_uint_t                      max_code_length;
     ngx_array_t                     apps;        /* ngx_http_upbot_app_t */
     ngx_array_t                     callers;     /* ngx_http_upbot_caller_t */
@@ -510,6 +533,18 @@ ngx_int_t ngx_http_upbot_group_name(ngx_pool_t *pool,
     ngx_http_upbot_group_t *group, ngx_str_t *name);
 ngx_http_upbot_code_t *ngx_http_upbot_codes_find(
     ngx_http_upbot_main_conf_t *umcf, ngx_str_t *code);
+ngx_http_upbot_facts_t *ngx_http_upbot_static_facts(
+    ngx_http_upbot_group_t *group);
+
+/* a group's options of ngx_http_upbot_more_t, all unset when it has none */
+extern ngx_http_upbot_more_t        ngx_http_upbot_no_more;
+
+#define ngx_http_upbot_group_more(group)                                      \
+    ((group)->more ? (group)->more : &ngx_http_upbot_no_more)
+
+/* conf: the rows of upbot_codes, read as nginx reads its configuration */
+char *ngx_http_upbot_conf_block(ngx_conf_t *cf);
+char *ngx_http_upbot_conf_include(ngx_conf_t *cf);
 
 /* provider */
 char *ngx_http_upbot_app(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -31,6 +31,7 @@ ngx_http_upbot_attribution_note(ngx_http_request_t *r, ngx_str_t *code,
     u_char                      *value;
     size_t                       len;
     ngx_str_t                    key;
+    ngx_http_upbot_more_t       *more;
     ngx_http_upbot_tally_t      *tally;
     ngx_http_upbot_main_conf_t  *umcf;
 
@@ -50,7 +51,8 @@ ngx_http_upbot_attribution_note(ngx_http_request_t *r, ngx_str_t *code,
         return;
     }
 
-    tally = group->max_scans ? group->tally : NULL;
+    more = ngx_http_upbot_group_more(group);
+    tally = more->max_scans ? more->tally : NULL;
 
     ngx_memcpy(value, &tally, sizeof(ngx_http_upbot_tally_t *));
     ngx_memcpy(value + sizeof(ngx_http_upbot_tally_t *), group->id.data,

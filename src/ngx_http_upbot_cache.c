@@ -578,8 +578,8 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
              * its slot of the app's rate at most rate_wait: never before */
 
             cn->lock = now + ngx_max(umcf->lock_timeout,
-                                     group->app->rate_wait
-                                     + group->app->timeout
+                                     group->live->app->rate_wait
+                                     + group->live->app->timeout
                                      + NGX_HTTP_UPBOT_CLAIM_MARGIN);
 
             if (cn->lock == 0) {
@@ -928,6 +928,7 @@ ngx_http_upbot_cache_find(ngx_http_upbot_cache_ctx_t *cache,
 {
     ngx_int_t                     rc;
     ngx_rbtree_node_t            *node, *sentinel;
+    ngx_http_upbot_live_t        *live = group->live;
     ngx_http_upbot_cache_node_t  *cn;
 
     node = cache->sh->rbtree.root;
@@ -935,14 +936,14 @@ ngx_http_upbot_cache_find(ngx_http_upbot_cache_ctx_t *cache,
 
     while (node != sentinel) {
 
-        if (group->key_hash != node->key) {
-            node = (group->key_hash < node->key) ? node->left : node->right;
+        if (live->key_hash != node->key) {
+            node = (live->key_hash < node->key) ? node->left : node->right;
             continue;
         }
 
         cn = (ngx_http_upbot_cache_node_t *) node;
 
-        rc = ngx_memn2cmp(group->key.data, cn->data, group->key.len,
+        rc = ngx_memn2cmp(live->key.data, cn->data, live->key.len,
                           cn->key_len);
 
         if (rc == 0) {
@@ -1003,7 +1004,7 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
     size_t                        size, name, face, url, key;
     ngx_http_upbot_cache_node_t  *cn;
 
-    key = group->key.len;
+    key = group->live->key.len;
     name = 0;
     face = 0;
     url = 0;
@@ -1030,13 +1031,13 @@ ngx_http_upbot_cache_new(ngx_http_upbot_cache_ctx_t *cache,
 
     ngx_memzero(cn, offsetof(ngx_http_upbot_cache_node_t, data));
 
-    cn->node.key = group->key_hash;
+    cn->node.key = group->live->key_hash;
     cn->key_len = (uint16_t) key;
     cn->name_len = (uint16_t) name;
     cn->face_len = (uint16_t) face;
     cn->url_len = (uint16_t) url;
 
-    p = ngx_cpymem(cn->data, group->key.data, group->key.len);
+    p = ngx_cpymem(cn->data, group->live->key.data, group->live->key.len);
 
     if (facts) {
         /* an empty string may have no data: no memcpy() from NULL */

@@ -126,7 +126,7 @@ ngx_http_upbot_fetch(ngx_http_request_t *r, ngx_http_upbot_code_t *code,
 
         call->fetch = fetch;
         call->r = r;
-        call->app = code->groups[sorted[i]].app;
+        call->app = code->groups[sorted[i]].live->app;
         call->index = &sorted[i];
         call->n = k - i;
         call->pool = r->pool;
@@ -343,10 +343,10 @@ ngx_http_upbot_fetch_batch(ngx_http_upbot_code_t *code, ngx_uint_t *sorted,
     ngx_uint_t             k;
     ngx_http_upbot_app_t  *app;
 
-    app = code->groups[sorted[i]].app;
+    app = code->groups[sorted[i]].live->app;
 
     for (k = i + 1;
-         k < n && code->groups[sorted[k]].app == app
+         k < n && code->groups[sorted[k]].live->app == app
          && k - i < app->provider->batch;
          k++)
     {
@@ -374,10 +374,10 @@ ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
     k = 0;
 
     for (i = 0; i < n; i++) {
-        app = code->groups[index[i]].app;
+        app = code->groups[index[i]].live->app;
 
         for (j = 0; j < i; j++) {
-            if (code->groups[index[j]].app == app) {
+            if (code->groups[index[j]].live->app == app) {
                 break;
             }
         }
@@ -387,7 +387,7 @@ ngx_http_upbot_fetch_by_app(ngx_http_request_t *r,
         }
 
         for (j = i; j < n; j++) {
-            if (code->groups[index[j]].app == app) {
+            if (code->groups[index[j]].live->app == app) {
                 sorted[k++] = index[j];
             }
         }

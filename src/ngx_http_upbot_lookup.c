@@ -166,8 +166,8 @@ ngx_http_upbot_lookup_look(ngx_http_request_t *r,
         group = &lk->code->groups[i];
         seen = &lk->seen[i];
 
-        if (group->app == NULL) {
-            lk->facts[i] = &group->facts;
+        if (group->live == NULL) {
+            lk->facts[i] = ngx_http_upbot_static_facts(group);
             seen->state = NGX_HTTP_UPBOT_FACTS_FRESH;
 
         } else if (seen->fetched) {
@@ -251,7 +251,7 @@ ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
         lk->expired |= cached.expired;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "upbot: claimed group \"%V\"", &group->key);
+                       "upbot: claimed group \"%V\"", &group->live->key);
 
     } else if (cached.state == NGX_HTTP_UPBOT_FACTS_NONE) {
 
@@ -266,7 +266,7 @@ ngx_http_upbot_lookup_cached(ngx_http_request_t *r,
 
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "upbot: group \"%V\" is being fetched by another "
-                           "request", &group->key);
+                           "request", &group->live->key);
 
         } else if (cached.failed) {
             lk->failed = 1;
@@ -453,7 +453,7 @@ ngx_http_upbot_lookup_apply(ngx_http_request_t *r, ngx_http_upbot_call_t *call,
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "upbot: group \"%V\" applied%s",
-                       &call->groups[i]->key, f->gone ? ", gone" : "");
+                       &call->groups[i]->live->key, f->gone ? ", gone" : "");
     }
 
     ngx_http_upbot_lookup_wake_all(umcf);
@@ -483,7 +483,7 @@ ngx_http_upbot_lookup_keep(ngx_http_upbot_lookup_t *lk, ngx_uint_t n,
                   + sizeof(ngx_http_upbot_facts_t));
 
     for (i = 0; i < n; i++) {
-        if (code->groups[i].app) {
+        if (code->groups[i].live) {
             facts = &lk->seen[i].facts;
             size += facts->name.len + facts->face_url.len + facts->url.len;
         }
@@ -516,8 +516,8 @@ ngx_http_upbot_lookup_keep(ngx_http_upbot_lookup_t *lk, ngx_uint_t n,
 
     for (i = 0; i < n; i++) {
 
-        if (code->groups[i].app == NULL) {
-            view->facts[i] = &code->groups[i].facts;
+        if (code->groups[i].live == NULL) {
+            view->facts[i] = ngx_http_upbot_static_facts(&code->groups[i]);
             continue;
         }
 

@@ -152,7 +152,7 @@ ngx_http_upbot_media_info_process(ngx_http_request_t *r,
             && (picked != ngx_http_upbot_picked_fallback
                 || n == code->ngroups))
         {
-            if (code->groups[i].app) {
+            if (code->groups[i].live) {
                 ctx->cache_status = NGX_HTTP_UPBOT_CACHE_HIT;
             }
 
@@ -360,7 +360,7 @@ ngx_http_upbot_media_info_pick(ngx_http_request_t *r,
                                 : NGX_HTTP_UPBOT_CACHE_STALE;
 
         } else if (ctx->cache_status == NGX_HTTP_UPBOT_CACHE_NONE
-                   && code->groups[i].app)
+                   && code->groups[i].live)
         {
             ctx->cache_status = lk->waited ? NGX_HTTP_UPBOT_CACHE_MISS
                                            : NGX_HTTP_UPBOT_CACHE_HIT;

@@ -585,7 +585,7 @@ void
 ngx_http_upbot_groups_now(ngx_http_upbot_main_conf_t *umcf,
     ngx_uint_t *states, ngx_uint_t *expiring)
 {
-    time_t                   now;
+    time_t                   now, expires;
     ngx_uint_t               slot, i;
     ngx_msec_int_t           age;
     ngx_http_upbot_code_t   *code;
@@ -610,9 +610,9 @@ ngx_http_upbot_groups_now(ngx_http_upbot_main_conf_t *umcf,
 
         for (i = 0; i < code->ngroups; i++) {
             group = &code->groups[i];
-            f = &group->facts;
+            f = ngx_http_upbot_static_facts(group);
 
-            if (group->app) {
+            if (group->live) {
                 ngx_http_upbot_cache_peek(umcf, group, &facts, &age);
                 f = &facts;
             }
@@ -620,7 +620,9 @@ ngx_http_upbot_groups_now(ngx_http_upbot_main_conf_t *umcf,
             states[ngx_http_upbot_group_state(group, f, now,
                                               umcf->time_offset)]++;
 
-            if (group->expires > now && group->expires - now < 86400) {
+            expires = ngx_http_upbot_group_more(group)->expires;
+
+            if (expires > now && expires - now < 86400) {
                 (*expiring)++;
             }
         }

@@ -397,7 +397,7 @@ ngx_http_upbot_create_main_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     umcf->rows = NULL;
+     *     umcf->load = NULL;
      *     umcf->ncodes = 0;
      */
 

@@ -21,27 +21,31 @@ static uint32_t ngx_http_upbot_mix(uint32_t h);
  * gone, or it is full: at its "max_views=", at its threshold if one is
  * set, else at the provider's maximum.  A fallback group is never full:
  * it is there for when all the others are.  The first reason found is
- * the state, as the status page and the metrics show it.
+ * the state, as the status page and the metrics show it.  Only a group
+ * with one of those options (group->more) has them looked at.
  */
 
 ngx_http_upbot_state_e
 ngx_http_upbot_group_state(ngx_http_upbot_group_t *group,
     ngx_http_upbot_facts_t *facts, time_t now, ngx_int_t offset)
 {
-    ngx_uint_t  cap;
+    ngx_uint_t              cap;
+    ngx_http_upbot_more_t  *more = group->more;
 
     if (group->down) {
         return ngx_http_upbot_state_down;
     }
 
-    if (group->expires && now >= group->expires) {
-        return ngx_http_upbot_state_expired;
-    }
+    if (more) {
+        if (more->expires && now >= more->expires) {
+            return ngx_http_upbot_state_expired;
+        }
 
-    if (group->hours
-        && !ngx_http_upbot_within(group->opens, group->closes, now, offset))
-    {
-        return ngx_http_upbot_state_closed;
+        if (more->hours
+            && !ngx_http_upbot_within(more->opens, more->closes, now, offset))
+        {
+            return ngx_http_upbot_state_closed;
+        }
     }
 
     if (facts == NULL || !facts->known) {
@@ -56,13 +60,19 @@ ngx_http_upbot_group_state(ngx_http_upbot_group_t *group,
         return ngx_http_upbot_state_usable;
     }
 
-    if ((group->max_views && group->tally->views >= group->max_views)
-        || (group->max_scans && group->tally->scans >= group->max_scans))
-    {
-        return ngx_http_upbot_state_full;
-    }
+    cap = facts->max_members;
 
-    cap = group->threshold ? group->threshold : facts->max_members;
+    if (more) {
+        if ((more->max_views && more->tally->views >= more->max_views)
+            || (more->max_scans && more->tally->scans >= more->max_scans))
+        {
+            return ngx_http_upbot_state_full;
+        }
+
+        if (more->threshold) {
+            cap = more->threshold;
+        }
+    }
 
     return (cap == 0 || facts->members < cap) ? ngx_http_upbot_state_usable
                                               : ngx_http_upbot_state_full;
@@ -100,7 +110,9 @@ ngx_http_upbot_pick(ngx_http_upbot_group_t *groups,
         i = ngx_http_upbot_choose(groups, facts, n, mode, openid, now, offset,
                                   picked);
 
-        if (i == NGX_DECLINED || groups[i].max_views == 0) {
+        if (i == NGX_DECLINED
+            || ngx_http_upbot_group_more(&groups[i])->max_views == 0)
+        {
             return i;
         }
 
@@ -223,8 +235,8 @@ ngx_http_upbot_answer(ngx_http_upbot_group_t *group,
 {
     answer->url = group->url.len ? group->url : facts->url;
     answer->name = group->name.len ? group->name : facts->name;
-    answer->background = group->background.len ? group->background
-                                               : facts->face_url;
+    answer->background = (group->more && group->more->background.len)
+                         ? group->more->background : facts->face_url;
     answer->json_safe = group->json_safe && facts->json_safe;
 }
 

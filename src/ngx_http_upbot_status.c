@@ -376,8 +376,8 @@ ngx_http_upbot_status_gather(ngx_http_request_t *r,
         sg->group = &code->groups[i];
         sg->age = -1;
 
-        if (sg->group->app == NULL) {
-            sg->facts = sg->group->facts;
+        if (sg->group->live == NULL) {
+            sg->facts = *ngx_http_upbot_static_facts(sg->group);
             sg->held = ngx_http_upbot_held_static;
             continue;
         }
@@ -563,6 +563,7 @@ ngx_http_upbot_status_group_json(ngx_http_upbot_out_t *out,
     u_char                   exp[NGX_HTTP_UPBOT_ISO_LEN], *last;
     ngx_http_upbot_group_t  *g = sg->group;
     ngx_http_upbot_facts_t  *f = &sg->facts;
+    ngx_http_upbot_more_t   *more = ngx_http_upbot_group_more(g);
 
     if (ngx_http_upbot_out_printf(out, "{\"index\":%ui", i + 1) != NGX_OK
         || ngx_http_upbot_status_str(out, ",\"id\":", &g->id) != NGX_OK
@@ -572,46 +573,47 @@ ngx_http_upbot_status_group_json(ngx_http_upbot_out_t *out,
         || ngx_http_upbot_status_str(out, ",\"configured\":{\"url\":",
                                      &g->url) != NGX_OK
         || ngx_http_upbot_status_str(out, ",\"name\":", &g->name) != NGX_OK
-        || ngx_http_upbot_status_str(out, ",\"background\":", &g->background)
+        || ngx_http_upbot_status_str(out, ",\"background\":", &more->background)
            != NGX_OK
         || ngx_http_upbot_out_str(out, "},\"options\":{\"threshold\":")
            != NGX_OK
-        || (g->threshold
-            ? ngx_http_upbot_out_printf(out, "%ui", g->threshold)
+        || (more->threshold
+            ? ngx_http_upbot_out_printf(out, "%ui", more->threshold)
             : ngx_http_upbot_out_str(out, "null")) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    if ((g->max_views
+    if ((more->max_views
          ? ngx_http_upbot_out_printf(out, ",\"max_views\":%ui,\"views\":%uA",
-                                     g->max_views, g->tally->views)
+                                     more->max_views, more->tally->views)
          : ngx_http_upbot_out_str(out, ",\"max_views\":null,\"views\":null"))
         != NGX_OK
-        || (g->max_scans
+        || (more->max_scans
             ? ngx_http_upbot_out_printf(out, ",\"max_scans\":%ui,"
                                         "\"scans\":%uA",
-                                        g->max_scans, g->tally->scans)
+                                        more->max_scans, more->tally->scans)
             : ngx_http_upbot_out_str(out, ",\"max_scans\":null,"
                                      "\"scans\":null")) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    last = ngx_http_upbot_status_iso(exp, g->expires, umcf->time_offset);
+    last = ngx_http_upbot_status_iso(exp, more->expires, umcf->time_offset);
 
-    if ((g->expires
+    if ((more->expires
          ? ngx_http_upbot_out_printf(out, ",\"expires\":\"%*s\","
                                      "\"expires_unix\":%T",
-                                     (size_t) (last - exp), exp, g->expires)
+                                     (size_t) (last - exp), exp, more->expires)
          : ngx_http_upbot_out_str(out, ",\"expires\":null,"
                                   "\"expires_unix\":null")) != NGX_OK
-        || (g->hours
+        || (more->hours
             ? ngx_http_upbot_out_printf(out, ",\"hours\":\"%02ui:%02ui-"
                                         "%02ui:%02ui\"",
-                                        g->opens / 3600, g->opens / 60 % 60,
-                                        g->closes / 3600,
-                                        g->closes / 60 % 60)
+                                        more->opens / 3600,
+                                        more->opens / 60 % 60,
+                                        more->closes / 3600,
+                                        more->closes / 60 % 60)
             : ngx_http_upbot_out_str(out, ",\"hours\":null")) != NGX_OK
         || ngx_http_upbot_out_printf(out, ",\"down\":%s,\"fallback\":%s},",
                                      g->down ? "true" : "false",
@@ -905,7 +907,7 @@ static ngx_int_t
 ngx_http_upbot_status_expiring_json(ngx_http_upbot_out_t *out,
     ngx_http_upbot_main_conf_t *umcf)
 {
-    time_t                   now;
+    time_t                   now, expires;
     u_char                   iso[NGX_HTTP_UPBOT_ISO_LEN], *last;
     ngx_uint_t               slot, i, n;
     ngx_http_upbot_code_t   *code;
@@ -923,14 +925,15 @@ ngx_http_upbot_status_expiring_json(ngx_http_upbot_out_t *out,
 
         for (i = 0; code && i < code->ngroups; i++) {
             g = &code->groups[i];
+            expires = ngx_http_upbot_group_more(g)->expires;
 
-            if (g->expires <= now || g->expires - now >= 86400
+            if (expires <= now || expires - now >= 86400
                 || n++ >= NGX_HTTP_UPBOT_STATUS_EXPIRING)
             {
                 continue;
             }
 
-            last = ngx_http_upbot_status_iso(iso, g->expires,
+            last = ngx_http_upbot_status_iso(iso, expires,
                                              umcf->time_offset);
 
             if (ngx_http_upbot_status_str(out, n > 1 ? ",\n{\"code\":"
@@ -941,7 +944,7 @@ ngx_http_upbot_status_expiring_json(ngx_http_upbot_out_t *out,
                 || ngx_http_upbot_out_printf(out, ",\"expires\":\"%*s\","
                                              "\"expires_unix\":%T}",
                                              (size_t) (last - iso), iso,
-                                             g->expires)
+                                             expires)
                    != NGX_OK)
             {
                 return NGX_ERROR;
@@ -1109,6 +1112,7 @@ ngx_http_upbot_status_pool_html(ngx_http_upbot_out_t *out,
 {
     ngx_str_t                       why, *name;
     ngx_uint_t                      i, skipped, cap;
+    ngx_http_upbot_more_t          *more;
     ngx_http_upbot_status_group_t  *sg;
 
     static ngx_str_t  answered = ngx_string("answered");
@@ -1126,9 +1130,9 @@ ngx_http_upbot_status_pool_html(ngx_http_upbot_out_t *out,
 
     for (i = 0; i < sc->code->ngroups; i++) {
         sg = &sc->groups[i];
+        more = ngx_http_upbot_group_more(sg->group);
         name = sg->group->name.len ? &sg->group->name : &sg->facts.name;
-        cap = sg->group->threshold ? sg->group->threshold
-                                   : sg->facts.max_members;
+        cap = more->threshold ? more->threshold : sg->facts.max_members;
 
         skipped = (sc->answer < 0
                    || sc->picked == ngx_http_upbot_picked_fallback
@@ -1162,15 +1166,15 @@ ngx_http_upbot_status_pool_html(ngx_http_upbot_out_t *out,
                       : ngx_http_upbot_out_printf(out, "</td><td>%ui",
                                                   sg->facts.members))
                != NGX_OK
-            || (sg->group->max_views
+            || (more->max_views
                 ? ngx_http_upbot_out_printf(out, "</td><td>%uA / %ui",
-                                            sg->group->tally->views,
-                                            sg->group->max_views)
+                                            more->tally->views,
+                                            more->max_views)
                 : ngx_http_upbot_out_str(out, "</td><td>&ndash;")) != NGX_OK
-            || (sg->group->max_scans
+            || (more->max_scans
                 ? ngx_http_upbot_out_printf(out, "</td><td>%uA / %ui",
-                                            sg->group->tally->scans,
-                                            sg->group->max_scans)
+                                            more->tally->scans,
+                                            more->max_scans)
                 : ngx_http_upbot_out_str(out, "</td><td>&ndash;")) != NGX_OK
             || ngx_http_upbot_out_printf(out, "</td><td>%V",
                                          ngx_http_upbot_status_held_name(
@@ -1354,7 +1358,7 @@ ngx_http_upbot_status_health_html(ngx_http_upbot_out_t *out,
     ngx_http_upbot_main_conf_t *umcf)
 {
     size_t                      used, size;
-    time_t                      now;
+    time_t                      now, expires;
     u_char                      iso[NGX_HTTP_UPBOT_ISO_LEN], *last;
     ngx_uint_t                  slot, i, k, n;
     ngx_http_upbot_app_t       *apps;
@@ -1378,14 +1382,15 @@ ngx_http_upbot_status_health_html(ngx_http_upbot_out_t *out,
 
         for (i = 0; code && i < code->ngroups; i++) {
             g = &code->groups[i];
+            expires = ngx_http_upbot_group_more(g)->expires;
 
-            if (g->expires <= now || g->expires - now >= 86400
+            if (expires <= now || expires - now >= 86400
                 || n++ >= NGX_HTTP_UPBOT_STATUS_EXPIRING)
             {
                 continue;
             }
 
-            last = ngx_http_upbot_status_iso(iso, g->expires,
+            last = ngx_http_upbot_status_iso(iso, expires,
                                              umcf->time_offset);
 
             if (ngx_http_upbot_out_str(out, "<tr><td>") != NGX_OK
@@ -1680,7 +1685,7 @@ ngx_http_upbot_status_source(ngx_http_upbot_group_t *group)
 {
     static ngx_str_t  source = ngx_string("static");
 
-    return group->app ? &group->app->name : &source;
+    return group->live ? &group->live->source : &source;
 }
 
 

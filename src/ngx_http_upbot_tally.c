@@ -31,8 +31,15 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
     ngx_uint_t               slot, i;
     ngx_pool_t              *pool;
     ngx_http_upbot_code_t   *code;
+    ngx_http_upbot_more_t   *more;
     ngx_http_upbot_group_t  *group;
     ngx_http_upbot_tally_t  *tally;
+
+    /* most tables have no limit: a million codes need not be looked at */
+
+    if (umcf->limited == 0) {
+        return NGX_OK;
+    }
 
     pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, ngx_cycle->log);
     if (pool == NULL) {
@@ -49,7 +56,11 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
         for (i = 0; i < code->ngroups; i++) {
             group = &code->groups[i];
 
-            if (group->max_views == 0 && group->max_scans == 0) {
+            more = group->more;
+
+            if (more == NULL
+                || (more->max_views == 0 && more->max_scans == 0))
+            {
                 continue;
             }
 
@@ -83,7 +94,7 @@ ngx_http_upbot_tally_init(ngx_http_upbot_main_conf_t *umcf,
                 ngx_rbtree_insert(tree, &tally->sn.node);
             }
 
-            group->tally = tally;
+            more->tally = tally;
         }
     }
 
@@ -109,12 +120,13 @@ ngx_uint_t
 ngx_http_upbot_tally_view(ngx_http_upbot_group_t *group)
 {
     ngx_atomic_uint_t        n;
-    ngx_http_upbot_tally_t  *tally = group->tally;
+    ngx_http_upbot_more_t   *more = group->more;
+    ngx_http_upbot_tally_t  *tally = more->tally;
 
     for ( ;; ) {
         n = tally->views;
 
-        if (n >= group->max_views) {
+        if (n >= more->max_views) {
             return 0;
         }
 

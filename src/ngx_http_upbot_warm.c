@@ -284,8 +284,9 @@ static ngx_int_t
 ngx_http_upbot_warm_index(ngx_http_upbot_warm_in_t *in, ngx_pool_t *pool)
 {
     ngx_uint_t                   i, j, n, size, slot;
+    ngx_http_upbot_live_t       *live, *g;
     ngx_http_upbot_code_t       *code;
-    ngx_http_upbot_group_t      *group, *g;
+    ngx_http_upbot_group_t      *group;
     ngx_http_upbot_main_conf_t  *umcf;
 
     umcf = in->umcf;
@@ -316,20 +317,22 @@ ngx_http_upbot_warm_index(ngx_http_upbot_warm_in_t *in, ngx_pool_t *pool)
         for (j = 0; j < code->ngroups; j++) {
             group = &code->groups[j];
 
-            if (group->app == NULL) {
+            live = group->live;
+
+            if (live == NULL) {
                 continue;
             }
 
-            for (slot = group->key_hash & in->mask;
+            for (slot = live->key_hash & in->mask;
                  in->groups[slot];
                  slot = (slot + 1) & in->mask)
             {
-                g = in->groups[slot];
+                g = in->groups[slot]->live;
 
-                if (g->key_hash == group->key_hash
-                    && g->key.len == group->key.len
-                    && ngx_memcmp(g->key.data, group->key.data,
-                                  group->key.len) == 0)
+                if (g->key_hash == live->key_hash
+                    && g->key.len == live->key.len
+                    && ngx_memcmp(g->key.data, live->key.data,
+                                  live->key.len) == 0)
                 {
                     break;
                 }
@@ -353,6 +356,7 @@ ngx_http_upbot_warm_place(ngx_http_upbot_state_entry_t *entry, void *data)
     uint32_t                   hash;
     uint64_t                   age;
     ngx_uint_t                 slot;
+    ngx_http_upbot_live_t     *live;
     ngx_http_upbot_group_t    *group;
     ngx_http_upbot_facts_t     facts;
     ngx_http_upbot_fetched_t   f;
@@ -365,10 +369,10 @@ ngx_http_upbot_warm_place(ngx_http_upbot_state_entry_t *entry, void *data)
          in->groups[slot];
          slot = (slot + 1) & in->mask)
     {
-        group = in->groups[slot];
+        live = in->groups[slot]->live;
 
-        if (group->key_hash == hash && group->key.len == entry->key.len
-            && ngx_memcmp(group->key.data, entry->key.data, entry->key.len)
+        if (live->key_hash == hash && live->key.len == entry->key.len
+            && ngx_memcmp(live->key.data, entry->key.data, entry->key.len)
                == 0)
         {
             break;

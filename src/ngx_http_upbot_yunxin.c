@@ -83,7 +83,7 @@ ngx_http_upbot_yunxin_group_id(ngx_conf_t *cf, ngx_str_t *value,
         return NGX_CONF_ERROR;
     }
 
-    group->type = *p - '0';
+    group->live->type = *p - '0';
     group->id.len = p - 1 - value->data;
 
     return NGX_CONF_OK;
@@ -127,7 +127,7 @@ ngx_http_upbot_yunxin_create_request(ngx_http_upbot_call_t *call)
     }
 
     call->args.len = ngx_sprintf(call->args.data, "team_type=%ui",
-                                 group->type)
+                                 group->live->type)
                      - call->args.data;
 
     nonce = ngx_pnalloc(call->pool, NGX_HTTP_UPBOT_NONCE_LEN + NGX_TIME_T_LEN

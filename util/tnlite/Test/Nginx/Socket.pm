@@ -332,7 +332,8 @@ sub stop_nginx {
             # state file's last write); a daemon's exit may not be reaped
             # promptly, so a zombie counts as gone
             last unless kill(0, $NginxPid)
-                        && slurp("/proc/$NginxPid/stat") =~ /^\d+ \(.*\) [^Z]/s;
+                        && (slurp("/proc/$NginxPid/stat") // "")
+                           =~ /^\d+ \(.*\) [^Z]/s;
         }
         sleep 0.02;
     }
