@@ -1119,7 +1119,7 @@ sub warm {
 
     my $prefix = "$work/warm";
     my $conf = render('warm', port => $port{warm}, workers => 2,
-                      zone => '32m', codes => $rows,
+                      zone => '32m', codes => $rows, call_log => 1,
                       error_log => "$prefix/logs/error.log notice");
 
     $conf =~ s{upbot_zone\s+bench:32m;}
@@ -1128,12 +1128,8 @@ sub warm {
         or die;
     $conf =~ s{access_log  off;}
               {log_format  answers  '\$upbot_ret \$upbot_cache_status';
-    log_format  calls  '\$msec \$request_time';
     access_log  $prefix/logs/answers.log  answers;}
         or die;
-    $conf =~ s{(location = /_upbot/tim \{\n)}
-              {$1            log_subrequest  on;
-            access_log  $prefix/logs/calls.log  calls;\n} or die;
 
     write_file("$prefix/logs/upbot.state",
                StateFile::encode(entries => \@entries));

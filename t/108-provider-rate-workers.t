@@ -1,6 +1,6 @@
 # rate= holds across workers: 40 cold codes at once over four workers, an
 # app at rate=10r/s.  With rate_wait=5s every request is answered, and the
-# calls start one every 0.11 s: never more than 10 in any second (any
+# calls start one every 0.12 s: never more than 10 in any second (any
 # window of one second, not only those starting on a whole second), as
 # nginx logs their subrequests' start; the mock, which notes a call when
 # it has answered it, sees them as they come through the network and its
@@ -142,15 +142,15 @@ cmp_ok($workers, '>=', 2, "... by $workers workers");
 
 my ($most, $calls, $span, $seen, $gap) = busiest();
 is($calls, 40, '40 calls');
-# a call's timer may fire a little late, the next on time: the tenth of
+# a call's timer may fire a little late, the next on time: the fifth of
 # the interval is for that
 cmp_ok($gap, '>=', 0.08, sprintf('evenly: the closest two calls %.3f s '
-                                  . 'apart (0.11 s at 10r/s, less a late '
+                                  . 'apart (0.12 s at 10r/s, less a late '
                                   . 'timer)', $gap));
 cmp_ok($most, '<=', 10, "at most 10 calls in any one second ($most; the "
                         . "mock saw $seen)");
-cmp_ok($span, '>=', 39 * 0.11 - 0.01,
-       sprintf('the 40 calls spread over %.2f s (39 times 0.11 s)', $span));
+cmp_ok($span, '>=', 39 * 0.12 - 0.01,
+       sprintf('the 40 calls spread over %.2f s (39 times 0.12 s)', $span));
 
 
 # 2. rate=2r/s rate_wait=1s: those whose slot is further off are not called
