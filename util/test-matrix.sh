@@ -52,7 +52,16 @@
 # tests of other programs against the module's output (a Prometheus
 # server, the Grafana dashboard, Chromium on the status page): they test
 # nothing of nginx's version that t/070-t/074 do not, and take 16 s an
-# entry; MATRIX_SKIP= runs them too.
+# entry; MATRIX_SKIP= runs them too.  And t/110-rsyslog.t (rsyslog's
+# recipe and the rotation script; nginx's reopen is in t/050, t/080 and
+# make check-faults), 13 s an entry.
+# MATRIX_STATIC_T: the files a VERSION-static entry runs of the whole suite
+# (T=t/): the module compiled into nginx differs from the loaded one only
+# in how it gets there, so the entry checks that it builds in and that each
+# part of it serves (seeds, HTTP, configuration, pools, events, both
+# providers, the zone, metrics, the state file); the same sources run the
+# whole suite in the sanitized entry of that version.  MATRIX_STATIC_T=t/
+# runs everything there too.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,8 +74,11 @@ work="$top/build/matrix"
 all="1.24.0 1.26.3 1.28.3 1.30.4-asan 1.31.4 1.30.4-static"
 read -r -a entries <<< "${MATRIX:-$all}"
 read -r -a tests <<< "${T:-t/}"
-skip="${MATRIX_SKIP-t/073-prometheus.t t/075-grafana.t t/076-status-chromium.t}"
-if [ "${tests[*]}" = "t/" ] && [ -n "$skip" ]; then
+skip="${MATRIX_SKIP-t/073-prometheus.t t/075-grafana.t t/076-status-chromium.t t/110-rsyslog.t}"
+static_t="${MATRIX_STATIC_T-t/001-seeds.t t/010-http.t t/030-pool.t t/050-events.t t/060-config.t t/070-metrics.t t/091-codes-reader.t t/100-live-tim.t t/101-live-yunxin.t t/102-cache.t t/109-state.t}"
+whole=
+[ "${tests[*]}" = "t/" ] && whole=1
+if [ -n "$whole" ] && [ -n "$skip" ]; then
     tests=()
     for f in t/*.t; do
         case " $skip " in *" $f "*) continue ;; esac
@@ -192,12 +204,17 @@ for name in "${entries[@]}"; do
         fi
     fi
 
+    run=("${tests[@]}")
+    if [ -n "$static" ] && [ -n "$whole" ] && [ "$static_t" != "t/" ]; then
+        read -r -a run <<< "$static_t"
+    fi
+
     # the output goes to the terminal and to test.log, kept for a failure
     set +e
     env "${san_env[@]}" \
     TEST_NGINX_BINARY="$dir/nginx" TEST_NGINX_LOAD_MODULES="$modules" \
     TEST_UPBOT_NGINX_TREE="$tree" \
-        "${reaper[@]}" prove "${prove_inc[@]}" -r "${tests[@]}" 2>&1 \
+        "${reaper[@]}" prove "${prove_inc[@]}" -r "${run[@]}" 2>&1 \
         | tee "$dir/test.log"
     rc=${PIPESTATUS[0]}
     set -e
