@@ -555,6 +555,16 @@ ngx_int_t ngx_http_upbot_app_locations(ngx_conf_t *cf,
 void ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
     ngx_http_upbot_fetched_t *f);
 
+/*
+ * How long before "now" a time in the zone is.  Each worker's
+ * ngx_current_msec is updated once an event loop turn, so a time another
+ * worker stored may be a little ahead of this worker's now: that is now,
+ * not 49 days ago (the facts of a group fetched a moment ago looked
+ * expired, and were fetched again in front of the client).
+ */
+#define ngx_http_upbot_since(now, then)                                       \
+    ((ngx_msec_int_t) ((now) - (then)) > 0 ? (ngx_msec_t) ((now) - (then)) : 0)
+
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_upbot_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -513,7 +513,7 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
         if (cn->known) {
-            age = now - cn->fetched;
+            age = ngx_http_upbot_since(now, cn->fetched);
 
             if (age < umcf->ttl) {
                 cached->state = NGX_HTTP_UPBOT_FACTS_FRESH;
@@ -558,7 +558,8 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         cached->busy = cn->lock != 0 && (ngx_msec_int_t) (cn->lock - now) > 0;
         cached->lock_until = cn->lock;
 
-        if (cn->failed && now - cn->failed < umcf->retry) {
+        if (cn->failed
+            && ngx_http_upbot_since(now, cn->failed) < umcf->retry) {
             cached->failed = 1;
             cached->fail_status = cn->fail_status;
         }
@@ -618,7 +619,8 @@ ngx_http_upbot_cache_peek(ngx_http_upbot_main_conf_t *umcf,
         return;
     }
 
-    *age = (ngx_msec_int_t) (ngx_current_msec - cn->fetched);
+    *age = (ngx_msec_int_t) ngx_http_upbot_since(ngx_current_msec,
+                                                 cn->fetched);
 
     if ((ngx_msec_t) *age < umcf->ttl + umcf->stale) {
         facts->known = 1;
@@ -795,7 +797,7 @@ ngx_http_upbot_cache_export(ngx_http_upbot_main_conf_t *umcf,
     for (n = 0; next && n < max; n++) {
 
         cn = (ngx_http_upbot_cache_node_t *) next;
-        age = now - cn->fetched;
+        age = ngx_http_upbot_since(now, cn->fetched);
 
         if (cn->known && age < umcf->ttl + umcf->stale) {
             entry.key.data = cn->data;
@@ -904,7 +906,7 @@ ngx_http_upbot_cache_save_turn(ngx_http_upbot_main_conf_t *umcf,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    since = now - cache->sh->saved;
+    since = ngx_http_upbot_since(now, cache->sh->saved);
 
     if (cache->sh->saved == 0 || since >= interval) {
         cache->sh->saved = now ? now : 1;

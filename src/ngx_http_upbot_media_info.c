@@ -247,13 +247,8 @@ ngx_http_upbot_media_info_leak(u_char *value, ngx_uint_t found,
     excess = 0;
 
     if (found) {
-        ms = (ngx_msec_int_t) (ngx_current_msec - bucket.last);
-
-        /* another worker's clock may be a little ahead of this one's */
-
-        if (ms < 0) {
-            ms = 0;
-        }
+        ms = (ngx_msec_int_t) ngx_http_upbot_since(ngx_current_msec,
+                                                   bucket.last);
 
         excess = (ngx_int_t) bucket.excess
                  - (ngx_int_t) (umcf->limit_rate * ms / 1000) + 1000;

@@ -35,7 +35,6 @@ use Time::HiRes qw(sleep time);
 my $nginx = File::Spec->rel2abs($ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx');
 my $port = base_port() + 17;
 my $root = File::Spec->rel2abs("t/servroot-warm");
-my $modules = main_prelude();
 my $n = 60;
 my $rate = 20;
 my @codes = map { "w$_" } 1 .. $n;
@@ -59,25 +58,13 @@ my $rows = join '', map { "        $_  tim:prod  \@TGS#$_;\n" } @codes;
 
 # env: a binary upgrade execs nginx with only the variables "env" names,
 # and a sanitized build (make check-asan) needs its options in the new one
-write_file("$root/conf/nginx.conf", <<"_EOC_");
-$modules
+write_file("$root/conf/nginx.conf",
+           nginx_conf(root => $root, port => $port, reuseport => 0,
+                      main => <<"_EOM_", http => <<"_EOH_", server => <<"_EOS_"));
 env ASAN_OPTIONS;
 env UBSAN_OPTIONS;
-worker_processes  4;
-daemon            on;
-master_process    on;
-error_log         logs/error.log info;
-pid               logs/nginx.pid;
-
-events {
-    worker_connections  1024;
-}
-
-http {
-    access_log  off;
+_EOM_
     log_format  calls  '\$msec \$request_time';
-    client_body_temp_path  $root/body;
-    proxy_temp_path        $root/proxy;
 
     upbot_zone         upbot:1m state=logs/upbot.state state_interval=1s;
     upbot_cache        ttl=2s stale=10m;
@@ -86,10 +73,7 @@ http {
                      location=/_upbot/tim rate=${rate}r/s rate_wait=5s;
     upbot_codes {
 $rows    }
-
-    server {
-        listen  127.0.0.1:$port;
-
+_EOH_
         location = /m {
             upbot_get_media_info;
             add_header X-Cache \$upbot_cache_status always;
@@ -101,9 +85,7 @@ $rows    }
             access_log  logs/calls.log  calls;
             proxy_pass http://127.0.0.1:$mock/v4/group_open_http_svc/get_group_info\$is_args\$args;
         }
-    }
-}
-_EOC_
+_EOS_
 
 
 sub body {

@@ -99,6 +99,7 @@ command -v tini > /dev/null && reaper=(tini -s --)
 
 mkdir -p "$work"
 summary=()
+why=()
 failed=0
 
 for name in "${entries[@]}"; do
@@ -242,11 +243,22 @@ for name in "${entries[@]}"; do
     else
         result=FAIL
         failed=$((failed + 1))
+        # which tests, again at the end: CI shows only the last lines
+        why+=("== $name: $(grep -c "^#   Failed test" "$dir/test.log" || true) failed test(s)"
+              "$(grep -A 3 -e "^#   Failed test" "$dir/test.log" | head -40 || true)"
+              "$(sed -n '/^Test Summary Report/,/^Result:/p' "$dir/test.log" \
+                 | head -30 || true)")
     fi
     summary+=("$(printf '%-14s %-6s build %4ds  tests %4ds  total %4ds%s' \
               "$name" "$result" $((built - start)) $((end - built)) \
               $((end - start)) "$note")")
 done
+
+if [ ${#why[@]} -gt 0 ]; then
+    echo
+    echo "== test-matrix: what failed"
+    printf '%s\n' "${why[@]}"
+fi
 
 echo
 echo "== test-matrix summary (logs in build/matrix/NAME/)"

@@ -36,19 +36,23 @@ sub main_prelude {
 }
 
 
-# the whole nginx.conf of such a test: the modules, four daemonized workers
-# (workers =>), the error log at info, and an http block with no access log,
-# temporary files under root =>, the test's http => text, and a server on
-# 127.0.0.1:port => (reuseport: the workers share the connections) with the
-# test's server => text and "location = /gen", which answers gen =>, for
-# reload_to()
+# the whole nginx.conf of such a test: the modules, the test's main =>
+# text, four daemonized workers (workers =>), the error log at info, and an
+# http block with no access log, temporary files under root =>, the test's
+# http => text, and a server on 127.0.0.1:port => (reuseport: the workers
+# share the connections; reuseport => 0 for a binary upgrade, whose new
+# master inherits the old one's sockets) with the test's server => text
+# and "location = /gen", which answers gen =>, for reload_to()
 sub nginx_conf {
     my (%opt) = @_;
     my $workers = $opt{workers} // 4;
     my $gen = $opt{gen} // 1;
     my $server = $opt{server} // '';
+    my $main = $opt{main} // '';
+    my $reuseport = ($opt{reuseport} // 1) ? ' reuseport' : '';
 
     return main_prelude() . <<"_EOC_";
+$main
 worker_processes  $workers;
 daemon            on;
 master_process    on;
@@ -66,7 +70,7 @@ http {
 
 $opt{http}
     server {
-        listen  127.0.0.1:$opt{port} reuseport;
+        listen  127.0.0.1:$opt{port}$reuseport;
 
 $server
         location = /gen {
