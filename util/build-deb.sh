@@ -30,6 +30,18 @@ fi
 mkdir -p "$out"
 rm -rf "$tree"
 rm -f "$out/${pkg}"_* "$out/${pkg}"-dbgsym_*
+
+# nginx's configure names the objects of its own sources with sed, and a
+# build directory whose path has ".S" in it (a clone under mktemp -d's
+# /tmp/tmp.S...) comes out mangled ("No rule to make target
+# .../obj-x86_64-linux-gnu//tmp/tmp.o..."): such a clone builds the
+# package in a directory of /tmp of its own, and takes the outputs back
+stage=
+case "$tree" in
+    *.S*) stage=$(mktemp -d /tmp/upbot-deb-XXXXXX)
+          tree="$stage/$pkg" ;;
+esac
+
 mkdir -p "$tree"
 # the source as it is now (committed or not), without build products
 tar -C "$top" -c --exclude=./build --exclude=./.git --exclude='./t/servroot*' \
@@ -39,6 +51,12 @@ echo "build-deb.sh: dpkg-buildpackage in $tree"
 (cd "$tree" && dpkg-buildpackage -b -us -uc) > "$out/deb-build.log" 2>&1 \
     || { tail -40 "$out/deb-build.log" >&2
          echo "build-deb.sh: failed, see $out/deb-build.log" >&2; exit 1; }
+
+if [ -n "$stage" ]; then
+    find "$stage" -maxdepth 1 -type f -exec mv {} "$out"/ \;
+    rm -rf "$stage"
+fi
+
 [ -f "$deb" ] || { echo "build-deb.sh: $deb was not built" >&2; exit 1; }
 
 # lintian's exit status is nonzero on an error (E:), and then so is ours
