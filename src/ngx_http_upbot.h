@@ -154,7 +154,8 @@ typedef struct {
 typedef struct {
     ngx_str_node_t                  sn;
     uint64_t                        interval;    /* between calls, µs */
-    uint64_t                        last;        /* the latest call's slot */
+    ngx_atomic_t                    last;        /* the latest call's slot,
+                                                    µs (without a pace file) */
     ngx_atomic_t                    calls[NGX_HTTP_UPBOT_OUTCOMES];
     ngx_http_upbot_histogram_t      duration;
     ngx_atomic_t                    ok;          /* groups: facts */
@@ -196,7 +197,8 @@ struct ngx_http_upbot_app_s {
     ngx_uint_t                      rate;        /* 1/1000 calls a second */
     ngx_str_t                       rate_text;   /* as written: "200r/s" */
     ngx_msec_t                      rate_wait;   /* for a slot, at most */
-    ngx_http_upbot_app_node_t      *shared;      /* in the zone: pace */
+    ngx_http_upbot_app_node_t      *shared;      /* in the zone: interval */
+    ngx_atomic_t                   *pace;        /* its latest call's slot */
     ngx_http_upbot_app_node_t      *metrics;     /*   and counts, or NULL */
     ngx_str_t                       file;        /* where declared */
     ngx_uint_t                      line;
@@ -564,6 +566,13 @@ void ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
  */
 #define ngx_http_upbot_since(now, then)                                       \
     ((ngx_msec_int_t) ((now) - (then)) > 0 ? (ngx_msec_t) ((now) - (then)) : 0)
+
+/* pace: an app's latest call, in the zone or in the state file's page */
+void ngx_http_upbot_pace_attach(ngx_http_upbot_main_conf_t *umcf,
+    ngx_log_t *log);
+ngx_atomic_uint_t ngx_http_upbot_pace_take(ngx_atomic_t *pace,
+    ngx_atomic_uint_t now, ngx_atomic_uint_t interval,
+    ngx_atomic_uint_t wait);
 
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -62,7 +62,7 @@ static void ngx_http_upbot_state_dir(ngx_conf_t *cf, ngx_str_t *file);
 static ngx_int_t ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_upbot_cache_tallies(
-    ngx_http_upbot_cache_ctx_t *cache);
+    ngx_http_upbot_cache_ctx_t *cache, ngx_log_t *log);
 static void ngx_http_upbot_cache_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_upbot_cache_node_t *ngx_http_upbot_cache_find(
@@ -346,14 +346,14 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         /* a reload: the facts and the tallies stay */
         cache->sh = ocache->sh;
         cache->shpool = ocache->shpool;
-        return ngx_http_upbot_cache_tallies(cache);
+        return ngx_http_upbot_cache_tallies(cache, shm_zone->shm.log);
     }
 
     cache->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (shm_zone->shm.exists) {
         cache->sh = cache->shpool->data;
-        return ngx_http_upbot_cache_tallies(cache);
+        return ngx_http_upbot_cache_tallies(cache, shm_zone->shm.log);
     }
 
     cache->sh = ngx_slab_alloc(cache->shpool,
@@ -392,7 +392,7 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a full zone evicts; the slab allocator need not complain */
     cache->shpool->log_nomem = 0;
 
-    if (ngx_http_upbot_cache_tallies(cache) != NGX_OK) {
+    if (ngx_http_upbot_cache_tallies(cache, shm_zone->shm.log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -406,13 +406,14 @@ ngx_http_upbot_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * The tallies and the apps' counters of the configuration being loaded:
- * found, or made, in the master, while the workers of the last one may be
- * using the zone.
+ * The tallies, the apps' counters and their pace, of the configuration
+ * being loaded: found, or made, in the master, while the workers of the
+ * last one may be using the zone.
  */
 
 static ngx_int_t
-ngx_http_upbot_cache_tallies(ngx_http_upbot_cache_ctx_t *cache)
+ngx_http_upbot_cache_tallies(ngx_http_upbot_cache_ctx_t *cache,
+    ngx_log_t *log)
 {
     ngx_int_t  rc;
 
@@ -425,6 +426,10 @@ ngx_http_upbot_cache_tallies(ngx_http_upbot_cache_ctx_t *cache)
     }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    if (rc == NGX_OK) {
+        ngx_http_upbot_pace_attach(cache->umcf, log);
+    }
 
     return rc;
 }

@@ -10,9 +10,9 @@
  * subrequest_output_buffer_size).  When a call ends, its post-subrequest
  * handler records what the answer says of each group; the parent request
  * then hands the call to the handler its caller gave, and calls nothing
- * else above it.  A call is made in a slot of its app's rate= (the zone
- * keeps the times of the app's last calls): now, after a timer, or not at
- * all.
+ * else above it.  A call is made in a slot of its app's rate= (the zone,
+ * or the state file's page, keeps the app's latest slot): now, after a
+ * timer, or not at all.
  */
 
 
@@ -259,8 +259,9 @@ ngx_http_upbot_call_interval(ngx_uint_t rate)
 
 
 /*
- * A slot of the app's rate for the call, shared by every worker: at least
- * the app's interval after the slot taken before it.  NGX_BUSY: no slot
+ * A slot of the app's rate for the call, shared by every worker (and by
+ * every nginx of the state file, ngx_http_upbot_pace.c): at least the
+ * app's interval after the slot taken before it.  NGX_BUSY: no slot
  * within "wait"; else *delay, in ms, until it.
  *
  * ngx_time_update() is a gettimeofday() and a clock_gettime() (vDSO),
@@ -271,9 +272,8 @@ static ngx_int_t
 ngx_http_upbot_fetch_slot(ngx_http_upbot_call_t *call, ngx_msec_t wait,
     ngx_msec_t *delay)
 {
-    uint64_t                     now, start;
-    ngx_http_upbot_main_conf_t  *umcf;
-    ngx_http_upbot_app_node_t   *am = call->app->shared;
+    ngx_atomic_uint_t           now, start;
+    ngx_http_upbot_app_node_t  *am = call->app->shared;
 
     *delay = 0;
 
@@ -281,26 +281,19 @@ ngx_http_upbot_fetch_slot(ngx_http_upbot_call_t *call, ngx_msec_t wait,
         return NGX_OK;          /* no zone: no live groups, no calls */
     }
 
-    umcf = ngx_http_get_module_main_conf(call->r, ngx_http_upbot_module);
-
     /* now as the timer that waits for the slot will count */
 
     ngx_time_update();
 
-    now = (uint64_t) ngx_current_msec * 1000;
+    now = (ngx_atomic_uint_t) ngx_current_msec * 1000;
 
-    ngx_http_upbot_cache_begin(umcf);
+    start = ngx_http_upbot_pace_take(call->app->pace, now,
+                                     (ngx_atomic_uint_t) am->interval,
+                                     (ngx_atomic_uint_t) wait * 1000);
 
-    start = ngx_max(now, am->last + am->interval);
-
-    if (start - now > (uint64_t) wait * 1000) {
-        ngx_http_upbot_cache_end(umcf);
+    if (start - now > (ngx_atomic_uint_t) wait * 1000) {
         return NGX_BUSY;
     }
-
-    am->last = start;
-
-    ngx_http_upbot_cache_end(umcf);
 
     *delay = (ngx_msec_t) ((start - now + 999) / 1000);
 

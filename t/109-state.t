@@ -10,6 +10,9 @@
 #
 # A block's file is made when the block runs: its "state" section is the
 # entries (their "age" in seconds), "state_bytes" how to spoil the file.
+# "pace" makes the page beside it, where every nginx of the state file
+# keeps the apps' latest calls (src/ngx_http_upbot_pace.c): not upbot's,
+# or with times far ahead.
 
 use lib 't/lib';
 use MockIM;
@@ -71,6 +74,21 @@ sub state_file {
     return $bytes;
 }
 
+# the page of the block's "pace": 256 slots of a key and a time, 64 bits
+# each, slot 0 upbot's mark
+sub pace_file {
+    my $how = shift;
+
+    return "not a pace file\n" x 300 if $how eq 'garbage';
+
+    # every slot free, with a time far ahead of the monotonic clock, as a
+    # page of before a reboot may have
+    return "upbpace1" . pack("Q<", 0)
+           . pack('Q<Q<', 0, 1 << 62) x 255 if $how eq 'ahead';
+
+    die "pace: $how?";
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -80,7 +98,11 @@ add_block_preprocessor(sub {
     my $zone = $block->zone // "upbot:1m state=\$TEST_NGINX_SERVER_ROOT/html/upbot.state";
 
     $block->set_value("user_files", [["tokens", "t0k3n\n"],
-                                     ["upbot.state", state_file($block)]])
+                                     ["upbot.state", state_file($block)],
+                                     $block->pace
+                                     ? ["upbot.state.pace",
+                                        pace_file($block->pace)]
+                                     : ()])
         unless defined $block->user_files;
 
     $block->set_value("http_config", <<"_EOC_") unless defined $block->http_config;
@@ -117,6 +139,11 @@ _EOC_
 
     location = /state {
         alias $TEST_NGINX_SERVER_ROOT/html/upbot.state;
+        default_type application/octet-stream;
+    }
+
+    location = /pace {
+        alias $TEST_NGINX_SERVER_ROOT/html/upbot.state.pace;
         default_type application/octet-stream;
     }
 
@@ -435,3 +462,45 @@ GET /t
 ok
 --- error_log eval
 qr/\[warn\] .*the directory "\/nonexistent-upbot-dir\/" of the state file is not there: the facts cannot be written in \S+nginx\.conf:\d+/
+
+
+
+=== TEST 25: the apps' pace is kept beside the state file, in a page of 4096 bytes, for every nginx of that file (a binary upgrade's two)
+--- request eval
+[main::req("c1"), "GET /calls", "GET /pace"]
+--- response_body_like eval
+[$::FromMock, $::OneCall, qr/\Aupbpace1/]
+--- response_headers eval
+["X-Cache: MISS", "", "Content-Length: 4096"]
+--- no_error_log
+[warn]
+[error]
+
+
+
+=== TEST 26: a pace file that is not upbot's: one warning, and the calls are paced by this nginx alone
+--- pace: garbage
+--- request eval
+main::req("c1")
+--- response_body_like eval
+$::FromMock
+--- response_headers
+X-Cache: MISS
+--- error_log eval
+qr/\[warn\] .*upbot: "\S+\/html\/upbot\.state\.pace" is not an upbot pace file: calls are paced by this nginx alone/
+--- no_error_log
+[error]
+
+
+
+=== TEST 27: a pace file whose times are far ahead (written before the host rebooted, when the monotonic clock began again): no slot is that far, the call is made at once
+--- pace: ahead
+--- request eval
+[main::req("c1"), "GET /calls"]
+--- response_body_like eval
+[$::FromMock, $::OneCall]
+--- response_headers eval
+["X-Cache: MISS", ""]
+--- no_error_log
+[warn]
+[error]
