@@ -564,7 +564,8 @@ ngx_http_upbot_cache_look(ngx_http_upbot_main_conf_t *umcf,
         cached->lock_until = cn->lock;
 
         if (cn->failed
-            && ngx_http_upbot_since(now, cn->failed) < umcf->retry) {
+            && ngx_http_upbot_since(now, cn->failed) < umcf->retry)
+        {
             cached->failed = 1;
             cached->fail_status = cn->fail_status;
         }
