@@ -564,15 +564,18 @@ void ngx_http_upbot_facts_from(ngx_http_upbot_facts_t *facts,
  * not 49 days ago (the facts of a group fetched a moment ago looked
  * expired, and were fetched again in front of the client).
  */
-#define ngx_http_upbot_since(now, then)                                       \
-    ((ngx_msec_int_t) ((now) - (then)) > 0 ? (ngx_msec_t) ((now) - (then)) : 0)
+static ngx_inline ngx_msec_t
+ngx_http_upbot_since(ngx_msec_t now, ngx_msec_t then)
+{
+    return (ngx_msec_int_t) (now - then) > 0 ? now - then : 0;
+}
 
 /* pace: an app's latest call, in the zone or in the state file's page */
 void ngx_http_upbot_pace_attach(ngx_http_upbot_main_conf_t *umcf,
     ngx_log_t *log);
-ngx_atomic_uint_t ngx_http_upbot_pace_take(ngx_atomic_t *pace,
+ngx_int_t ngx_http_upbot_pace_take(ngx_atomic_t *pace,
     ngx_atomic_uint_t now, ngx_atomic_uint_t interval,
-    ngx_atomic_uint_t wait);
+    ngx_atomic_uint_t wait, ngx_atomic_uint_t *start);
 
 /* cache */
 char *ngx_http_upbot_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

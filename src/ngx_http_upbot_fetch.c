@@ -287,11 +287,11 @@ ngx_http_upbot_fetch_slot(ngx_http_upbot_call_t *call, ngx_msec_t wait,
 
     now = (ngx_atomic_uint_t) ngx_current_msec * 1000;
 
-    start = ngx_http_upbot_pace_take(call->app->pace, now,
-                                     (ngx_atomic_uint_t) am->interval,
-                                     (ngx_atomic_uint_t) wait * 1000);
-
-    if (start - now > (ngx_atomic_uint_t) wait * 1000) {
+    if (ngx_http_upbot_pace_take(call->app->pace, now,
+                                 (ngx_atomic_uint_t) am->interval,
+                                 (ngx_atomic_uint_t) wait * 1000, &start)
+        == NGX_BUSY)
+    {
         return NGX_BUSY;
     }
 

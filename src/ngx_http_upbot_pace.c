@@ -101,38 +101,40 @@ ngx_http_upbot_pace_attach(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log)
 
 /*
  * A slot for a call "now" (µs) at least "interval" after the latest, and
- * at most "wait" from now, taken: its time; else "now" + "wait" + 1, for
- * none.  Times wrap around (a 32-bit ngx_atomic_t holds 71 minutes of
- * them): they are compared by their difference.  A latest slot further
- * ahead than any slot is ever taken (a time of the page from before the
- * host's reboot, when the monotonic clock began again) is no slot at all.
+ * at most "wait" from now: taken, and its time in *start; else NGX_BUSY.
+ * Times wrap around (a 32-bit ngx_atomic_t holds 71 minutes of them):
+ * they are compared by their difference.  A latest slot further ahead
+ * than any slot is ever taken (a time of the page from before the host's
+ * reboot, when the monotonic clock began again) is no slot at all.
  */
 
-ngx_atomic_uint_t
+ngx_int_t
 ngx_http_upbot_pace_take(ngx_atomic_t *pace, ngx_atomic_uint_t now,
-    ngx_atomic_uint_t interval, ngx_atomic_uint_t wait)
+    ngx_atomic_uint_t interval, ngx_atomic_uint_t wait,
+    ngx_atomic_uint_t *start)
 {
     ngx_atomic_int_t   ahead;
-    ngx_atomic_uint_t  last, start;
+    ngx_atomic_uint_t  last, next;
 
     for ( ;; ) {
         last = *pace;
-        start = last + interval;
-        ahead = (ngx_atomic_int_t) (start - now);
+        next = last + interval;
+        ahead = (ngx_atomic_int_t) (next - now);
 
         if (ahead < 0
             || (ngx_atomic_uint_t) ahead > wait + interval
                                            + NGX_HTTP_UPBOT_PACE_SKEW)
         {
-            start = now;
+            next = now;
         }
 
-        if (start - now > wait) {
-            return now + wait + 1;
+        if (next - now > wait) {
+            return NGX_BUSY;
         }
 
-        if (ngx_atomic_cmp_set(pace, last, start)) {
-            return start;
+        if (ngx_atomic_cmp_set(pace, last, next)) {
+            *start = next;
+            return NGX_OK;
         }
     }
 }

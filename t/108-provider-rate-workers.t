@@ -103,12 +103,10 @@ sub busiest {
 
     truncate "$root/logs/calls.log", 0;
 
-    # the closest two starts (the log counts milliseconds)
-    my $gap = 1e9;
-    $gap = $t[$_] - $t[$_ - 1] < $gap ? $t[$_] - $t[$_ - 1] : $gap
-        for 1 .. $#t;
+    # the time between each two starts (the log counts milliseconds)
+    my @gaps = map { $t[$_] - $t[$_ - 1] } 1 .. $#t;
 
-    return (most(@t), scalar @t, @t ? $t[-1] - $t[0] : 0, most(@m), $gap);
+    return (most(@t), scalar @t, @t ? $t[-1] - $t[0] : 0, most(@m), \@gaps);
 }
 
 sub most {
@@ -140,13 +138,20 @@ is($by->{'200/0'} // 0, 40, '40 cold codes at once: all answered')
     or diag(explain $by);
 cmp_ok($workers, '>=', 2, "... by $workers workers");
 
-my ($most, $calls, $span, $seen, $gap) = busiest();
+my ($most, $calls, $span, $seen, $gaps) = busiest();
 is($calls, 40, '40 calls');
-# a call's timer may fire a little late, the next on time: the fifth of
-# the interval is for that
-cmp_ok($gap, '>=', 0.08, sprintf('evenly: the closest two calls %.3f s '
-                                  . 'apart (0.12 s at 10r/s, less a late '
-                                  . 'timer)', $gap));
+# calls at their slots are 0.12 s apart.  A worker that runs a call's
+# timer late (a loaded CI machine: 0.09 s once) makes the gap before it
+# longer and the one after it shorter by as much, so the slots show in
+# the middle gap and in how few are short; calls paced by a window of
+# the rate would come in bunches, most of them less than 0.01 s apart.
+my @by = sort { $a <=> $b } @$gaps;
+my $short = grep { $_ < 0.08 } @by;
+cmp_ok($by[@by / 2] // 0, '>=', 0.11,
+       sprintf('evenly: the middle gap between two calls %.3f s (0.12 s '
+               . 'at 10r/s)', $by[@by / 2] // 0));
+cmp_ok($short, '<=', 3, "... $short of 39 under 0.08 s (each a late timer)")
+    or diag(join ' ', map { sprintf '%.3f', $_ } @$gaps);
 cmp_ok($most, '<=', 10, "at most 10 calls in any one second ($most; the "
                         . "mock saw $seen)");
 cmp_ok($span, '>=', 39 * 0.12 - 0.01,
