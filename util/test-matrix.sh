@@ -244,6 +244,15 @@ for name in "${entries[@]}"; do
         result=FAIL
         failed=$((failed + 1))
         # which tests, again at the end: CI shows only the last lines
+        # and in the summary, each failed file with its tests' numbers
+        note="$note  $(sed -n '/^Test Summary Report/,/^Result:/p' \
+                       "$dir/test.log" \
+                       | awk '/^t\// { f = $1 }
+                              /Failed tests?:/ { sub(/.*: */, ""); \
+                                                 printf "%s %s; ", f, $0 }
+                              /Parse errors|Non-zero wait/ && f \
+                                  { printf "%s died; ", f; f = "" }' \
+                       | cut -c1-200)"
         why+=("== $name: $(grep -c "^#   Failed test" "$dir/test.log" || true) failed test(s)"
               "$(grep -A 3 -e "^#   Failed test" "$dir/test.log" | head -40 || true)"
               "$(sed -n '/^Test Summary Report/,/^Result:/p' "$dir/test.log" \
