@@ -261,10 +261,13 @@ ngx_http_upbot_pace_slot(ngx_http_upbot_pace_slot_t *page, ngx_str_t *name)
     for (n = 0; n < NGX_HTTP_UPBOT_PACE_SLOTS - 1; n++) {
         i = i % (NGX_HTTP_UPBOT_PACE_SLOTS - 1) + 1;
 
-        if (page[i].key == key
-            || (page[i].key == 0 && ngx_atomic_cmp_set(&page[i].key, 0, key))
-            || page[i].key == key)
-        {
+        /* a free slot is claimed; another nginx may claim it first */
+
+        if (page[i].key == 0) {
+            (void) ngx_atomic_cmp_set(&page[i].key, 0, key);
+        }
+
+        if (page[i].key == key) {
             return &page[i].last;
         }
     }
