@@ -1141,6 +1141,8 @@ sub warm {
     write_file("$prefix/logs/upbot.state",
                StateFile::encode(entries => \@entries));
 
+    warm_hold($rows, \@entries, $g);
+
     start_nginx('warm', $conf, port => $port{warm});
 
     say_('');
@@ -1158,6 +1160,98 @@ sub warm {
     }
 
     stop_nginx('warm');
+}
+
+
+# How long the periodic write of the state file holds its worker: one
+# worker, the file written every second, a client asking it one request
+# after another on a keep-alive connection; beside the same without the
+# file.  A write is seen as a change of the file's inode or mtime (each
+# is a new file renamed over it).
+sub warm_hold {
+    my ($rows, $entries, $groups) = @_;
+    my $secs = 6;
+    my $state = StateFile::encode(entries => $entries);
+    my $body = slurp($api{media_info}{body}) =~ s/"bench-yx"/"w7"/r;
+    my @lines;
+
+    for my $file (0, 1) {
+        my $prefix = "$work/warm-hold";
+        my $conf = render('warm', as => 'warm-hold', port => $port{warm},
+                          zone => '32m', codes => $rows);
+
+        if ($file) {
+            $conf =~ s{upbot_zone\s+bench:32m;}
+                      {upbot_zone  bench:32m state=$prefix/logs/upbot.state state_interval=1s;}
+                or die;
+            write_file("$prefix/logs/upbot.state", $state);
+            chmod 0777, "$prefix/logs";
+        }
+
+        start_nginx('warm-hold', $conf, port => $port{warm});
+
+        # the group cached (from the file, or asked once) before the clock
+        request($port{warm}, 'POST', $api{media_info}{path}, $body, headers());
+
+        my $s;
+        my $req = "POST $api{media_info}{path} HTTP/1.1\r\nHost: localhost\r\n"
+                  . "Content-Type: application/json\r\nAuthorization: $token\r\n"
+                  . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+        my (@wait, $seen);
+        my $writes = 0;
+        my $end = time + $secs;
+
+        while (time < $end) {
+            $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $port{warm})
+                or die "bench: cannot connect to port $port{warm}: $!\n";
+
+            my $t = time;
+            my $got = '';
+
+            print $s $req;
+
+            while ($got !~ /"ret":0/) {
+                sysread($s, $got, 4096, length $got)
+                    or die "bench: warm-hold: connection lost\n";
+            }
+
+            push @wait, time - $t;
+
+            # a new connection after keepalive_requests
+            undef $s if $got =~ /^Connection: close/mi;
+
+            if ($file) {
+                my $now = join ' ', (Time::HiRes::stat("$prefix/logs/upbot.state"))[1, 9];
+                $writes++ if defined $seen && $now ne $seen;
+                $seen = $now;
+            }
+        }
+
+        stop_nginx('warm-hold');
+
+        @wait = sort { $a <=> $b } @wait;
+
+        push @lines, sprintf('%s: %d requests, %s; the longest wait %.1f ms,'
+                             . ' 99.9th percentile %.2f ms, median %.3f ms',
+                             $file ? 'with state_interval=1s' : 'without',
+                             scalar @wait,
+                             $file ? "$writes writes" : 'no write',
+                             $wait[-1] * 1000,
+                             $wait[int(@wait * 0.999)] * 1000,
+                             $wait[int(@wait / 2)] * 1000);
+    }
+
+    say_('');
+    say_('## The periodic write of the state file');
+    say_('');
+    say_(sprintf('%d groups cached by one worker, asked one request after'
+                 . ' another on a keep-alive connection for %d s (GetMediaInfo'
+                 . ' hits); the worker writes the file a chunk of 512 groups'
+                 . ' a turn of its event loop, then syncs and renames it:',
+                 $groups, $secs));
+    say_('');
+    say_("* $_") for @lines;
 }
 
 

@@ -625,6 +625,7 @@ ngx_int_t ngx_http_upbot_cache_save_turn(ngx_http_upbot_main_conf_t *umcf,
 void ngx_http_upbot_warm_load(ngx_http_upbot_main_conf_t *umcf,
     ngx_log_t *log);
 ngx_int_t ngx_http_upbot_warm_init_process(ngx_cycle_t *cycle);
+void ngx_http_upbot_warm_exit_process(ngx_cycle_t *cycle);
 void ngx_http_upbot_warm_exit_master(ngx_cycle_t *cycle);
 
 /* visitor */

@@ -239,7 +239,7 @@ ngx_module_t  ngx_http_upbot_module = {
     ngx_http_upbot_warm_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_upbot_warm_exit_process,      /* exit process */
     ngx_http_upbot_warm_exit_master,       /* exit master */
     NGX_MODULE_V1_PADDING
 };

@@ -7,7 +7,9 @@
  * one worker (the first whose timer finds the interval passed, by a time
  * in the zone), and by the master at exit, once every worker has gone, so
  * that it holds the last facts; each time to FILE.tmp-PID, synced, then
- * renamed over FILE, so that FILE is always a whole file.  It is read by
+ * renamed over FILE, so that FILE is always a whole file.  A worker
+ * writes it a chunk of groups at a time, one chunk a turn of its event
+ * loop, so that it answers requests between chunks.  It is read by
  * the master when the zone is new (a start, a binary upgrade, a reload
  * that changes the zone's size; not a reload that keeps the zone): each
  * entry whose key is a live group of this configuration, with facts
@@ -38,6 +40,24 @@ typedef struct {
 } ngx_http_upbot_warm_out_t;
 
 
+/* a write of the file under way: a worker's spans turns of its loop */
+typedef struct {
+    ngx_pool_t                     *pool;
+    ngx_cycle_t                    *cycle;       /* whose zone it walks */
+    ngx_str_t                       file;        /* FILE */
+    u_char                         *tmp;         /* FILE.tmp-PID */
+    ngx_fd_t                        fd;
+    off_t                           offset;
+    uint32_t                        crc;
+    uint64_t                        wall;        /* when it began, unix ms */
+    ngx_msec_t                      start;
+    unsigned                        at_exit:1;
+    unsigned                        created:1;
+    ngx_http_upbot_warm_out_t       out;
+    ngx_http_upbot_cache_cursor_t   cursor;
+} ngx_http_upbot_warm_save_t;
+
+
 /* the live groups of the configuration by key, to place a file's entries */
 typedef struct {
     ngx_http_upbot_main_conf_t     *umcf;
@@ -53,8 +73,15 @@ typedef struct {
 } ngx_http_upbot_warm_in_t;
 
 
-static ngx_int_t ngx_http_upbot_warm_save(ngx_http_upbot_main_conf_t *umcf,
-    ngx_log_t *log, ngx_uint_t at_exit);
+static ngx_http_upbot_warm_save_t *ngx_http_upbot_warm_begin(
+    ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log, ngx_uint_t at_exit);
+static ngx_int_t ngx_http_upbot_warm_step(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_warm_save_t *save, ngx_log_t *log);
+static void ngx_http_upbot_warm_finish(ngx_http_upbot_warm_save_t *save,
+    ngx_log_t *log);
+static void ngx_http_upbot_warm_abort(ngx_http_upbot_warm_save_t *save,
+    ngx_log_t *log, const char *what);
+static void ngx_http_upbot_warm_next(ngx_event_t *ev);
 static ngx_int_t ngx_http_upbot_warm_take(ngx_http_upbot_state_entry_t *entry,
     void *data);
 static ngx_int_t ngx_http_upbot_warm_pwrite(ngx_fd_t fd, u_char *buf,
@@ -71,6 +98,10 @@ static uint64_t ngx_http_upbot_warm_wall(void);
 
 /* a worker's timer: its look at whether the file is due */
 static ngx_event_t  ngx_http_upbot_warm_event;
+
+/* a worker's write under way, and its next chunk's turn */
+static ngx_http_upbot_warm_save_t  *ngx_http_upbot_warm_saving;
+static ngx_event_t                  ngx_http_upbot_warm_next_event;
 
 
 /*
@@ -450,9 +481,35 @@ ngx_http_upbot_warm_init_process(ngx_cycle_t *cycle)
     /* a worker that is shutting down waits for no such timer */
     ngx_http_upbot_warm_event.cancelable = 1;
 
+    ngx_http_upbot_warm_next_event.handler = ngx_http_upbot_warm_next;
+    ngx_http_upbot_warm_next_event.log = cycle->log;
+
     ngx_add_timer(&ngx_http_upbot_warm_event, umcf->state_interval);
 
     return NGX_OK;
+}
+
+
+/* a worker leaves no FILE.tmp-PID behind: a write under way is dropped */
+
+void
+ngx_http_upbot_warm_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_upbot_warm_save_t  *save;
+
+    save = ngx_http_upbot_warm_saving;
+
+    if (save == NULL) {
+        return;
+    }
+
+    ngx_http_upbot_warm_saving = NULL;
+
+    if (ngx_http_upbot_warm_next_event.posted) {
+        ngx_delete_posted_event(&ngx_http_upbot_warm_next_event);
+    }
+
+    ngx_http_upbot_warm_abort(save, cycle->log, NULL);
 }
 
 
@@ -475,10 +532,19 @@ ngx_http_upbot_warm_timer(ngx_event_t *ev)
         return;
     }
 
-    if (ngx_http_upbot_cache_save_turn(umcf, umcf->state_interval, &left)
-        == NGX_OK)
+    left = umcf->state_interval;
+
+    /* a write still under way here is not followed by another */
+
+    if (ngx_http_upbot_warm_saving == NULL
+        && ngx_http_upbot_cache_save_turn(umcf, umcf->state_interval, &left)
+           == NGX_OK)
     {
-        (void) ngx_http_upbot_warm_save(umcf, ev->log, 0);
+        ngx_http_upbot_warm_saving = ngx_http_upbot_warm_begin(umcf, ev->log,
+                                                               0);
+        if (ngx_http_upbot_warm_saving) {
+            ngx_http_upbot_warm_next(&ngx_http_upbot_warm_next_event);
+        }
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, ev->log, 0,
@@ -489,16 +555,64 @@ ngx_http_upbot_warm_timer(ngx_event_t *ev)
 
 
 /*
+ * A worker's write, a chunk a turn: the next chunk waits for the next
+ * turn of the event loop (ngx_posted_next_events), after the events that
+ * came meanwhile.  Written in one go, 100,000 groups held the worker up
+ * to 89 ms; a chunk a turn, the longest hold is the sync and the rename
+ * at the end, about 20 ms.
+ */
+
+static void
+ngx_http_upbot_warm_next(ngx_event_t *ev)
+{
+    ngx_int_t                     rc;
+    ngx_http_upbot_main_conf_t   *umcf;
+    ngx_http_upbot_warm_save_t   *save;
+
+    save = ngx_http_upbot_warm_saving;
+
+    /* a worker leaving, or a single process reloaded: the master, or the
+     * next write, has it */
+
+    if (ngx_exiting || ngx_quit || ngx_terminate || save->cycle != ngx_cycle)
+    {
+        ngx_http_upbot_warm_saving = NULL;
+        ngx_http_upbot_warm_abort(save, ev->log, NULL);
+        return;
+    }
+
+    umcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_upbot_module);
+
+    rc = ngx_http_upbot_warm_step(umcf, save, ev->log);
+
+    if (rc == NGX_AGAIN) {
+        ngx_post_event(ev, &ngx_posted_next_events);
+        return;
+    }
+
+    ngx_http_upbot_warm_saving = NULL;
+
+    if (rc == NGX_OK) {
+        ngx_http_upbot_warm_finish(save, ev->log);
+    }
+}
+
+
+/*
  * The master's last word: every worker has exited, so the zone holds the
  * facts as they ended, and nobody else writes the file now.  (A worker
  * could not know it was the last: workers of a reload's old and new
- * configurations overlap, and one killed never says goodbye.)
+ * configurations overlap, and one killed never says goodbye.)  Nothing
+ * waits on the master then: the file is written in one go.
  */
 
 void
 ngx_http_upbot_warm_exit_master(ngx_cycle_t *cycle)
 {
+    ngx_int_t                    rc;
     ngx_http_upbot_main_conf_t  *umcf;
+    ngx_http_upbot_warm_save_t  *save;
 
     umcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_upbot_module);
 
@@ -510,173 +624,241 @@ ngx_http_upbot_warm_exit_master(ngx_cycle_t *cycle)
 
     ngx_time_update();
 
-    (void) ngx_http_upbot_warm_save(umcf, cycle->log, 1);
+    save = ngx_http_upbot_warm_begin(umcf, cycle->log, 1);
+    if (save == NULL) {
+        return;
+    }
+
+    do {
+        rc = ngx_http_upbot_warm_step(umcf, save, cycle->log);
+    } while (rc == NGX_AGAIN);
+
+    if (rc == NGX_OK) {
+        ngx_http_upbot_warm_finish(save, cycle->log);
+    }
 }
 
 
 /*
- * Writes the file: FILE.tmp-PID, its entries a chunk at a time as the
- * zone gives them (the mutex is held for a chunk's copy only, never for
- * the file's I/O), then the header with the count and the checksum, a
- * sync, and a rename over FILE.  A failure is a line in the error log,
- * and FILE stays as it was.
+ * A write begins: FILE.tmp-PID is created; its entries follow a chunk at
+ * a time as the zone gives them (the mutex is held for a chunk's copy
+ * only, never for the file's I/O), then the header with the count and the
+ * checksum, a sync, and a rename over FILE.  A failure is a line in the
+ * error log, and FILE stays as it was.
  */
 
-static ngx_int_t
-ngx_http_upbot_warm_save(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log,
+static ngx_http_upbot_warm_save_t *
+ngx_http_upbot_warm_begin(ngx_http_upbot_main_conf_t *umcf, ngx_log_t *log,
     ngx_uint_t at_exit)
 {
-    u_char                         *tmp, header[NGX_HTTP_UPBOT_STATE_HEADER];
-    off_t                           offset;
-    uint32_t                        crc;
-    uint64_t                        wall;
-    ngx_fd_t                        fd;
-    ngx_int_t                       rc;
-    ngx_uint_t                      created;
-    ngx_msec_t                      start;
-    ngx_pool_t                     *pool;
-    const char                     *what;
-    ngx_http_upbot_warm_out_t       out;
-    ngx_http_upbot_cache_cursor_t   cursor;
+    ngx_pool_t                  *pool;
+    ngx_http_upbot_warm_save_t  *save;
 
     pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, log);
     if (pool == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
-    fd = NGX_INVALID_FILE;
-    created = 0;
-    what = NULL;
-    start = ngx_current_msec;
-    wall = ngx_http_upbot_warm_wall();
-
-    tmp = ngx_pnalloc(pool, umcf->state.len + sizeof(".tmp-") + NGX_INT_T_LEN);
-    out.start = ngx_palloc(pool, NGX_HTTP_UPBOT_WARM_BUFFER);
-    cursor.key.data = ngx_pnalloc(pool, 65536);
-
-    if (tmp == NULL || out.start == NULL || cursor.key.data == NULL) {
-        goto failed;
+    save = ngx_pcalloc(pool, sizeof(ngx_http_upbot_warm_save_t));
+    if (save == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
     }
 
-    ngx_sprintf(tmp, "%V.tmp-%P%Z", &umcf->state, ngx_pid);
+    save->pool = pool;
+    save->cycle = (ngx_cycle_t *) ngx_cycle;
+    save->file = umcf->state;
+    save->fd = NGX_INVALID_FILE;
+    save->at_exit = at_exit;
+    save->start = ngx_current_msec;
+    save->wall = ngx_http_upbot_warm_wall();
+    save->offset = NGX_HTTP_UPBOT_STATE_HEADER;
+
+    save->tmp = ngx_pnalloc(pool, umcf->state.len + sizeof(".tmp-")
+                                  + NGX_INT_T_LEN);
+    save->out.start = ngx_palloc(pool, NGX_HTTP_UPBOT_WARM_BUFFER);
+    save->cursor.key.data = ngx_pnalloc(pool, 65536);
+
+    if (save->tmp == NULL || save->out.start == NULL
+        || save->cursor.key.data == NULL)
+    {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    save->out.end = save->out.start + NGX_HTTP_UPBOT_WARM_BUFFER;
+
+    ngx_sprintf(save->tmp, "%V.tmp-%P%Z", &save->file, ngx_pid);
 
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                   "upbot: state file: writing \"%s\"", tmp);
+                   "upbot: state file: writing \"%s\"", save->tmp);
 
     /* the join links are for the groups' visitors only: 0600, which the
      * master (root) reads and the workers replace */
 
-    fd = ngx_open_file(tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
-                       NGX_FILE_OWNER_ACCESS);
+    save->fd = ngx_open_file(save->tmp, NGX_FILE_WRONLY, NGX_FILE_TRUNCATE,
+                             NGX_FILE_OWNER_ACCESS);
 
-    if (fd == NGX_INVALID_FILE) {
-        what = ngx_open_file_n;
-        goto failed;
+    if (save->fd == NGX_INVALID_FILE) {
+        ngx_http_upbot_warm_abort(save, log, ngx_open_file_n);
+        return NULL;
     }
 
-    created = 1;
-    out.end = out.start + NGX_HTTP_UPBOT_WARM_BUFFER;
-    out.entries = 0;
-    cursor.started = 0;
-    cursor.key.len = 0;
-    cursor.hash = 0;
-    offset = NGX_HTTP_UPBOT_STATE_HEADER;
+    save->created = 1;
 
-    ngx_crc32_init(crc);
+    ngx_crc32_init(save->crc);
 
-    do {
-        out.pos = out.start;
+    return save;
+}
 
-        rc = ngx_http_upbot_cache_export(umcf, &cursor, wall,
-                                         NGX_HTTP_UPBOT_WARM_CHUNK,
-                                         ngx_http_upbot_warm_take, &out);
 
-        if (out.pos == out.start) {
-            continue;
-        }
+/*
+ * One chunk of the zone's groups into the file.  NGX_AGAIN: more to come;
+ * NGX_OK: every entry is written; NGX_ERROR: the write is dropped.
+ */
 
-        ngx_crc32_update(&crc, out.start, out.pos - out.start);
+static ngx_int_t
+ngx_http_upbot_warm_step(ngx_http_upbot_main_conf_t *umcf,
+    ngx_http_upbot_warm_save_t *save, ngx_log_t *log)
+{
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_http_upbot_warm_out_t  *out;
 
-        if (ngx_http_upbot_warm_pwrite(fd, out.start, out.pos - out.start,
-                                       offset)
+    out = &save->out;
+    out->pos = out->start;
+
+    rc = ngx_http_upbot_cache_export(umcf, &save->cursor, save->wall,
+                                     NGX_HTTP_UPBOT_WARM_CHUNK,
+                                     ngx_http_upbot_warm_take, out);
+
+    len = out->pos - out->start;
+
+    if (len) {
+        ngx_crc32_update(&save->crc, out->start, len);
+
+        if (ngx_http_upbot_warm_pwrite(save->fd, out->start, len,
+                                       save->offset)
             != NGX_OK)
         {
-            what = "pwrite()";
-            goto failed;
+            ngx_http_upbot_warm_abort(save, log, "pwrite()");
+            return NGX_ERROR;
         }
 
-        offset += out.pos - out.start;
+#if (NGX_LINUX)
+        /*
+         * the chunk's writeback starts now (at most 0.3 ms a call), so
+         * that the sync at the end has less left to wait for: 100,000
+         * groups (9.5 MB), fsync() 13 ms -> 6.5 ms
+         */
+        (void) sync_file_range(save->fd, save->offset, len,
+                               SYNC_FILE_RANGE_WRITE);
+#endif
 
-    } while (rc == NGX_OK);
+        save->offset += len;
+    }
 
-    ngx_crc32_final(crc);
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, log, 0,
+                   "upbot: state file: %ui facts, %O bytes so far",
+                   out->entries, save->offset);
 
-    ngx_http_upbot_state_header(header, out.entries,
-                                offset - NGX_HTTP_UPBOT_STATE_HEADER, wall,
-                                crc);
+    return (rc == NGX_OK) ? NGX_AGAIN : NGX_OK;
+}
 
-    if (ngx_http_upbot_warm_pwrite(fd, header, sizeof(header), 0) != NGX_OK) {
-        what = "pwrite()";
-        goto failed;
+
+/* the header, the sync and the rename; the write is over either way */
+
+static void
+ngx_http_upbot_warm_finish(ngx_http_upbot_warm_save_t *save, ngx_log_t *log)
+{
+    u_char     header[NGX_HTTP_UPBOT_STATE_HEADER];
+    ngx_fd_t   fd;
+
+    ngx_crc32_final(save->crc);
+
+    ngx_http_upbot_state_header(header, save->out.entries,
+                                save->offset - NGX_HTTP_UPBOT_STATE_HEADER,
+                                save->wall, save->crc);
+
+    if (ngx_http_upbot_warm_pwrite(save->fd, header, sizeof(header), 0)
+        != NGX_OK)
+    {
+        ngx_http_upbot_warm_abort(save, log, "pwrite()");
+        return;
     }
 
     /* the data on disk before the name: a crash leaves the old file */
 
-    if (fsync(fd) == -1) {
-        what = "fsync()";
-        goto failed;
+    if (fsync(save->fd) == -1) {
+        ngx_http_upbot_warm_abort(save, log, "fsync()");
+        return;
     }
+
+    fd = save->fd;
+    save->fd = NGX_INVALID_FILE;
 
     if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        fd = NGX_INVALID_FILE;
-        what = ngx_close_file_n;
-        goto failed;
+        ngx_http_upbot_warm_abort(save, log, ngx_close_file_n);
+        return;
     }
 
-    fd = NGX_INVALID_FILE;
-
-    if (ngx_rename_file(tmp, umcf->state.data) == NGX_FILE_ERROR) {
-        what = ngx_rename_file_n;
-        goto failed;
+    if (ngx_rename_file(save->tmp, save->file.data) == NGX_FILE_ERROR) {
+        ngx_http_upbot_warm_abort(save, log, ngx_rename_file_n);
+        return;
     }
 
     ngx_time_update();
 
-    if (at_exit) {
+    if (save->at_exit) {
         ngx_log_error(NGX_LOG_NOTICE, log, 0,
                       "upbot: wrote %ui facts to \"%V\" at exit, in %M ms",
-                      out.entries, &umcf->state, ngx_current_msec - start);
+                      save->out.entries, &save->file,
+                      ngx_current_msec - save->start);
 
     } else {
         ngx_log_debug3(NGX_LOG_DEBUG_CORE, log, 0,
                        "upbot: state file: wrote %ui facts to \"%V\" in "
-                       "%M ms", out.entries, &umcf->state,
-                       ngx_current_msec - start);
+                       "%M ms", save->out.entries, &save->file,
+                       ngx_current_msec - save->start);
     }
 
-    ngx_destroy_pool(pool);
+    ngx_destroy_pool(save->pool);
+}
 
-    return NGX_OK;
 
-failed:
+/*
+ * A write dropped: "what" failed (logged with errno), or NULL when the
+ * process is leaving.  FILE.tmp-PID goes, FILE stays as it was.
+ */
+
+static void
+ngx_http_upbot_warm_abort(ngx_http_upbot_warm_save_t *save, ngx_log_t *log,
+    const char *what)
+{
+    ngx_err_t  err;
+
+    err = ngx_errno;
 
     if (what) {
-        ngx_log_error(NGX_LOG_ERR, log, ngx_errno,
+        ngx_log_error(NGX_LOG_ERR, log, err,
                       "upbot: the state file \"%V\" was not written: "
-                      "%s \"%s\" failed", &umcf->state, what, tmp);
+                      "%s \"%s\" failed", &save->file, what, save->tmp);
+
+    } else {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "upbot: state file: \"%s\" dropped at exit",
+                       save->tmp);
     }
 
-    if (fd != NGX_INVALID_FILE) {
-        (void) ngx_close_file(fd);
+    if (save->fd != NGX_INVALID_FILE) {
+        (void) ngx_close_file(save->fd);
     }
 
-    if (created) {
-        (void) ngx_delete_file(tmp);
+    if (save->created) {
+        (void) ngx_delete_file(save->tmp);
     }
 
-    ngx_destroy_pool(pool);
-
-    return NGX_ERROR;
+    ngx_destroy_pool(save->pool);
 }
 
 

@@ -504,3 +504,27 @@ qr/\[warn\] .*upbot: "\S+\/html\/upbot\.state\.pace" is not an upbot pace file: 
 --- no_error_log
 [warn]
 [error]
+
+
+
+=== TEST 28: a worker writes the file 512 groups a turn of its event loop, so that it answers between them: 1,200 groups, three chunks, every one in the file
+--- log_level: debug
+--- http_config eval
+"    upbot_zone  upbot:4m state=\$TEST_NGINX_SERVER_ROOT/html/upbot.state state_interval=1s;
+    upbot_cache  ttl=60s stale=60s;
+    upbot_auth_tokens  \$TEST_NGINX_SERVER_ROOT/html/tokens;
+    upbot_tim  prod  sdkappid=1400000000 identifier=admin key=tim-test-key
+                     location=/_upbot/tim;
+    upbot_codes {
+" . CORE::join('', map { "        w$_  tim:prod  \@TGS#w$_;\n" } 1 .. 1200) . "    }
+"
+--- state eval
+[map { { key => "tim:prod \@TGS#w$_", name => "w$_", age => 5 } } 1 .. 1200]
+--- request eval
+[main::req("w1200"), main::pause(1500), "GET /state", "GET /error.log"]
+--- response_body_like eval
+[qr/"name":"w1200"/, qr/ok/,
+ qr/\Aupbotst\n\x01\0\0\0\xb0\x04\0\0.*tim:prod \@TGS#w1200w1200/s,
+ qr/state file: 512 facts, \d+ bytes so far\n(?:[^\n]*\n)*?[^\n]*epoll timer: 0\n(?:[^\n]*\n)*?[^\n]*state file: 1024 facts, \d+ bytes so far\n(?:[^\n]*\n)*?[^\n]*epoll timer: 0\n(?:[^\n]*\n)*?[^\n]*state file: 1200 facts, \d+ bytes so far\n(?:[^\n]*\n)*?[^\n]*state file: wrote 1200 facts to /]
+--- no_error_log
+[error]
