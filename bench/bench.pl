@@ -1193,33 +1193,14 @@ sub warm_hold {
         # the group cached (from the file, or asked once) before the clock
         request($port{warm}, 'POST', $api{media_info}{path}, $body, headers());
 
-        my $s;
-        my $req = "POST $api{media_info}{path} HTTP/1.1\r\nHost: localhost\r\n"
-                  . "Content-Type: application/json\r\nAuthorization: $token\r\n"
-                  . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
         my (@wait, $seen);
         my $writes = 0;
         my $end = time + $secs;
 
+        # a look at the file between batches of 1,000 (about 50 ms)
         while (time < $end) {
-            $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $port{warm})
-                or die "bench: cannot connect to port $port{warm}: $!\n";
-
-            my $t = time;
-            my $got = '';
-
-            print $s $req;
-
-            while ($got !~ /"ret":0/) {
-                sysread($s, $got, 4096, length $got)
-                    or die "bench: warm-hold: connection lost\n";
-            }
-
-            push @wait, time - $t;
-
-            # a new connection after keepalive_requests
-            undef $s if $got =~ /^Connection: close/mi;
+            push @wait, keepalive_requests($port{warm}, $api{media_info}{path},
+                                           $body, 1000);
 
             if ($file) {
                 my $now = join ' ', (Time::HiRes::stat("$prefix/logs/upbot.state"))[1, 9];
@@ -1803,10 +1784,10 @@ sub request {
 
 
 # $n requests, one after another, on a keep-alive connection (a new one
-# when nginx closes it, after keepalive_requests)
+# when nginx closes it, after keepalive_requests); how long each took, s
 sub keepalive_requests {
     my ($port, $path, $body, $n) = @_;
-    my $s;
+    my ($s, @took);
 
     # a list of bodies: each in turn
     my @req = map { "POST $path HTTP/1.1\r\nHost: localhost\r\n"
@@ -1822,25 +1803,34 @@ sub keepalive_requests {
                                      PeerPort => $port, Timeout => 60)
             or die "bench: cannot connect to port $port: $!\n";
 
+        my $t = time;
+
         print $s $req;
 
-        my $head = '';
-        while ($head !~ /\r\n\r\n/) {
-            sysread($s, $head, 1, length $head) or die "bench: connection lost\n";
+        # nothing follows the answer: it is read in blocks
+        my $got = '';
+        while ($got !~ /\r\n\r\n/) {
+            sysread($s, $got, 4096, length $got)
+                or die "bench: connection lost\n";
         }
+
+        (my $head, $got) = split /\r\n\r\n/, $got, 2;
 
         die "bench: not 200: $head" unless $head =~ m{^HTTP/1\.1 200};
         my ($len) = $head =~ /^Content-Length: (\d+)/mi
             or die "bench: no Content-Length: $head";
 
-        my $got = '';
         while (length $got < $len) {
             sysread($s, $got, $len - length $got, length $got)
                 or die "bench: connection lost\n";
         }
 
+        push @took, time - $t;
+
         undef $s if $head =~ /^Connection: close/mi;
     }
+
+    return @took;
 }
 
 
